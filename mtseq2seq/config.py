@@ -1,0 +1,257 @@
+"""Recipes: YAML -> typed dataclasses, with `include:` of topology files and `--set` overrides.
+
+`load_recipe(path, overrides)` returns a checked `Recipe` or raises one `ConfigError` listing every
+problem (schema, registry types and options, topology, data files) with its YAML path.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+
+from .errors import ConfigError
+from .schema import bind
+
+
+@dataclass
+class VocabConfig:
+    type: Literal["sentencepiece", "words"] = "sentencepiece"
+    size: int = 8000
+    model_type: Literal["unigram", "bpe"] = "unigram"
+    character_coverage: float = 1.0
+    share: Optional[str] = None  # slot whose vocabulary this slot uses (trained on both slots' text)
+
+
+@dataclass
+class ModuleConfig:
+    type: Optional[str] = None  # default: modules.type
+    options: dict = field(default_factory=dict)  # everything but `type`; checked by the registry
+
+
+@dataclass
+class TaskConfig:
+    kind: str
+    encoder: str
+    decoder: str
+    train: str = "train"
+    valid: str = "valid"
+    test: Optional[str] = "test"
+    ratio: float = 1.0
+    data_dir: Optional[str] = None  # overrides the recipe's data_dir for this task
+    metric: Optional[str] = None  # overrides the task kind's metric
+
+
+@dataclass
+class ScheduleConfig:
+    type: str = "round_robin"
+    options: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainConfig:
+    max_steps: int = 10000
+    batch_tokens: int = 4096
+    max_len: int = 128  # longer sentences (in tokens) are dropped and counted
+    optimizer: Literal["adam", "adamw"] = "adam"
+    lr: float = 5e-4
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
+    weight_decay: float = 0.0
+    lr_schedule: Literal["inverse_sqrt", "constant", "plateau"] = "inverse_sqrt"
+    warmup: int = 4000
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+    clip_norm: float = 1.0  # 0 disables clipping
+    label_smoothing: float = 0.1
+    accumulate: int = 1  # batches per update
+    log_every: int = 100
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: Optional[int] = None  # torch intra-op threads on CPU
+
+
+@dataclass
+class ValidConfig:
+    every: int = 1000
+    max_sentences: Optional[int] = None  # cap per task, for speed
+
+
+@dataclass
+class ToyDataConfig:
+    seed: int = 1
+    train: int = 20000
+    valid: int = 500
+    test: int = 500
+
+
+@dataclass
+class Recipe:
+    name: str = ""
+    seed: int = 1
+    run_dir: Optional[str] = None  # default: runs/<name>
+    data_dir: str = "data"
+    toy_data: Optional[dict] = None  # generate the toy corpus into data_dir when missing
+    plugins: list[str] = field(default_factory=list)
+    vocabs: dict = field(default_factory=dict)
+    modules: dict = field(default_factory=dict)  # {type: default type, <type>: default options}
+    encoders: dict = field(default_factory=dict)
+    decoders: dict = field(default_factory=dict)
+    tasks: dict = field(default_factory=dict)
+    schedule: Any = None
+    train: Any = None
+    valid: Any = None
+    path: str = ""  # the recipe file (not a YAML key)
+    resolved: dict = field(default_factory=dict)  # the merged YAML, stored in checkpoints
+
+    def task_data_dir(self, task: str) -> Path:
+        return Path(self.tasks[task].data_dir or self.data_dir)
+
+
+_TOP_KEYS = {"include", "name", "seed", "run_dir", "data_dir", "toy_data", "plugins", "vocabs",
+             "modules", "encoders", "decoders", "tasks", "schedule", "train", "valid"}
+
+
+def read_yaml(path: Path, where: str = "") -> Any:
+    """Parse one YAML file; a ConfigError naming the file and line on a syntax error."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{where}recipe file '{path}' not found") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{where}cannot read recipe file '{path}': {err}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', err)}") from None
+
+
+def find_include(name: str, base: Path) -> Path:
+    """Resolve an included file relative to the including file's folder, then its parents."""
+    for folder in [base, *base.parents]:
+        candidate = folder / name
+        if candidate.is_file():
+            return candidate
+    raise ConfigError(f"include: '{name}' not found in {base} or any folder above it")
+
+
+def deep_merge(base: dict, top: dict) -> dict:
+    """``top`` over ``base``; mappings merge key by key, anything else is replaced."""
+    out = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The recipe with its includes merged under it (later includes over earlier, the file over all)."""
+    path = path.resolve()
+    if path in seen:
+        chain = " -> ".join(str(p) for p in (*seen, path))
+        raise ConfigError(f"include: cycle {chain}")
+    raw = read_yaml(path)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe must be a YAML mapping, got {type(raw).__name__}")
+    includes = raw.pop("include", []) or []
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list):
+        raise ConfigError(f"{path}: include: expected a list of file names, got {includes!r}")
+    merged: dict = {}
+    for name in includes:
+        merged = deep_merge(merged, load_raw(find_include(str(name), path.parent), (*seen, path)))
+    plugins = raw.get("plugins")
+    if isinstance(plugins, list):  # plugin paths are relative to the file that names them
+        raw["plugins"] = [str((path.parent / str(p)).resolve()) for p in plugins]
+    return deep_merge(merged, raw)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b.c=value`` strings; the value is parsed as YAML (``3``, ``1e-3``, ``[a, b]``)."""
+    raw = copy.deepcopy(raw)
+    problems = []
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. train.max_steps=100")
+            continue
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            problems.append(f"--set {item!r}: value is not valid YAML ({err})")
+            continue
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    if problems:
+        raise ConfigError(problems)
+    return raw
+
+
+def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
+    """Typed recipe from the merged mapping; schema problems are appended to ``problems``."""
+    for key in raw:
+        if key not in _TOP_KEYS:
+            from .errors import close_match
+            problems.append(f"{key}: unknown top-level key (valid: {', '.join(sorted(_TOP_KEYS))}"
+                            f"{close_match(key, _TOP_KEYS)})")
+    top = {k: v for k, v in raw.items() if k in _TOP_KEYS and k != "include"}
+    recipe = bind(Recipe, top, "recipe", problems)
+    recipe.path, recipe.resolved = path, copy.deepcopy(raw)
+    recipe.name = recipe.name or Path(path).stem
+    recipe.vocabs = _bind_each(VocabConfig, recipe.vocabs, "vocabs", problems)
+    recipe.encoders = _bind_each(ModuleConfig, recipe.encoders, "encoders", problems, extra=True)
+    recipe.decoders = _bind_each(ModuleConfig, recipe.decoders, "decoders", problems, extra=True)
+    recipe.tasks = _bind_each(TaskConfig, recipe.tasks, "tasks", problems)
+    recipe.schedule = bind(ScheduleConfig, recipe.schedule, "schedule", problems, allow_extra=True)
+    recipe.train = bind(TrainConfig, recipe.train, "train", problems)
+    recipe.valid = bind(ValidConfig, recipe.valid, "valid", problems)
+    if recipe.toy_data is not None:
+        recipe.toy_data = bind(ToyDataConfig, recipe.toy_data, "toy_data", problems)
+    return recipe
+
+
+def _bind_each(cls: type, raw: Any, path: str, problems: list[str], extra: bool = False) -> dict:
+    if not isinstance(raw, dict):
+        problems.append(f"{path}: expected a mapping of slot or task names, got {raw!r}")
+        return {}
+    return {str(k): bind(cls, v, f"{path}.{k}", problems, allow_extra=extra) for k, v in raw.items()}
+
+
+def load_recipe(path: str | Path, overrides: list[str] = (), run_dir: str | None = None,
+                check_files: bool = True) -> Recipe:
+    """Read, merge, override, load plugins, and check a recipe; one ConfigError lists every problem."""
+    from .topology import check_recipe  # late: topology needs the registries, config does not
+
+    raw = apply_overrides(load_raw(Path(path)), list(overrides))
+    if run_dir is not None:
+        raw["run_dir"] = run_dir
+    problems: list[str] = []
+    recipe = parse_recipe(raw, str(path), problems)
+    problems += check_recipe(recipe, check_files=check_files)
+    if problems:
+        raise ConfigError(problems, header=f"{path}: {len(problems)} problem(s) in the recipe")
+    return recipe
+
+
+def recipe_from_dict(raw: dict, path: str = "<checkpoint>") -> Recipe:
+    """Rebuild a recipe stored in a checkpoint (no file checks: the data may be elsewhere now)."""
+    from .topology import check_recipe
+
+    problems: list[str] = []
+    recipe = parse_recipe(copy.deepcopy(raw), path, problems)
+    problems += check_recipe(recipe, check_files=False)
+    if problems:
+        raise ConfigError(problems, header=f"{path}: the stored recipe has {len(problems)} problem(s)")
+    return recipe

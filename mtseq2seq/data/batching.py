@@ -1,0 +1,117 @@
+"""Token-based batches from length buckets, and an endless shuffled iterator per task.
+
+Batches hold sentences of similar length so little compute goes to padding; the iterator's position
+(epoch, batch) is its whole state, so a resumed run draws the same batches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from ..vocab import BOS, EOS, PAD
+from .binarize import Encoded
+
+
+@dataclass
+class Batch:
+    src: Tensor  # (B, S) ids, EOS-terminated, PAD-padded
+    tgt_in: Tensor  # (B, T) BOS + ids
+    tgt_out: Tensor  # (B, T) ids + EOS
+    index: Tensor  # (B,) sentence numbers in the split
+
+    @property
+    def tgt_tokens(self) -> int:
+        return int(self.tgt_out.ne(PAD).sum())
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(self.src.to(device, non_blocking=True), self.tgt_in.to(device, non_blocking=True),
+                     self.tgt_out.to(device, non_blocking=True), self.index)
+
+
+@dataclass
+class ParallelData:
+    """A task's split: source and target ids of the kept sentences (``keep`` maps to line numbers)."""
+
+    src: Encoded
+    tgt: Encoded
+    keep: Tensor  # (N,) int64 line numbers of kept sentences
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def lengths(self) -> tuple[Tensor, Tensor]:
+        """Source and target lengths of kept sentences, EOS/BOS included."""
+        return self.src.lengths()[self.keep] + 1, self.tgt.lengths()[self.keep] + 1
+
+
+def collate(data: ParallelData, rows: Tensor) -> Batch:
+    """Pad the kept sentences ``rows`` (positions into ``data.keep``) into one batch."""
+    lines = data.keep[rows]
+    src = [torch.cat([data.src.sentence(i), _one(EOS)]) for i in lines.tolist()]
+    tgt = [data.tgt.sentence(i) for i in lines.tolist()]
+    tgt_in = [torch.cat([_one(BOS), t]) for t in tgt]
+    tgt_out = [torch.cat([t, _one(EOS)]) for t in tgt]
+    pad = torch.nn.utils.rnn.pad_sequence
+    return Batch(pad(src, True, PAD).long(), pad(tgt_in, True, PAD).long(),
+                 pad(tgt_out, True, PAD).long(), lines)
+
+
+def _one(token: int) -> Tensor:
+    return torch.tensor([token], dtype=torch.int32)
+
+
+def bucket_batches(data: ParallelData, batch_tokens: int, generator: torch.Generator | None,
+                   ) -> list[Tensor]:
+    """Rows grouped so that (longest side) x (sentences) <= batch_tokens; shuffled if a generator.
+
+    Sorting by length after a random permutation makes ties random, so batches differ each epoch.
+    """
+    src_len, tgt_len = data.lengths()
+    longest = torch.maximum(src_len, tgt_len)
+    order = torch.randperm(len(data), generator=generator) if generator is not None else \
+        torch.arange(len(data))
+    order = order[torch.sort(longest[order], stable=True).indices]
+    batches, start = [], 0
+    sorted_len = longest[order].tolist()
+    for end in range(1, len(order) + 1):
+        if sorted_len[end - 1] * (end - start) > batch_tokens and end - 1 > start:
+            batches.append(order[start:end - 1])
+            start = end - 1
+    if start < len(order):
+        batches.append(order[start:])
+    if generator is not None:
+        batches = [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+    return batches
+
+
+class TaskIterator:
+    """Endless shuffled batches of one task; the epoch's order is a function of (seed, epoch)."""
+
+    def __init__(self, data: ParallelData, batch_tokens: int, seed: int) -> None:
+        self.data, self.batch_tokens, self.seed = data, batch_tokens, seed
+        self.epoch, self.position = 0, 0
+        self._batches = self._epoch_batches()
+
+    def _epoch_batches(self) -> list[Tensor]:
+        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        return bucket_batches(self.data, self.batch_tokens, generator)
+
+    def __next__(self) -> Batch:
+        if self.position >= len(self._batches):
+            self.epoch, self.position = self.epoch + 1, 0
+            self._batches = self._epoch_batches()
+        rows = self._batches[self.position]
+        self.position += 1
+        return collate(self.data, rows)
+
+    def __iter__(self) -> "TaskIterator":
+        return self
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self._batches = self._epoch_batches()

@@ -1,0 +1,38 @@
+"""Reading text corpora: UTF-8 checked line by line, parallel files checked for equal length.
+
+Errors name the file and the line, so a user can open the file and fix it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from ..errors import DataError
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    """Lines of a UTF-8 text file without their newline; a DataError names a bad line."""
+    try:
+        handle = open(path, "rb")
+    except OSError as err:
+        raise DataError(f"cannot read data file '{path}': {err.strerror}") from None
+    with handle:
+        for number, raw in enumerate(handle, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}, line {number}: not valid UTF-8 (byte "
+                                f"{raw[err.start]:#04x} at column {err.start + 1})") from None
+            yield text.rstrip("\r\n")
+
+
+def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
+    """Both sides of a parallel corpus; a DataError when their line counts differ."""
+    src = list(read_lines(src_path))
+    tgt = src if tgt_path == src_path else list(read_lines(tgt_path))
+    if len(src) != len(tgt):
+        raise DataError(f"parallel files differ in length: '{src_path}' has {len(src)} lines, "
+                        f"'{tgt_path}' has {len(tgt)}")
+    if not src:
+        raise DataError(f"data file '{src_path}' is empty")
+    return src, tgt

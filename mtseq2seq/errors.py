@@ -1,0 +1,47 @@
+"""The one error family users see: every user mistake raises a subclass of `UserError`.
+
+Each error carries a list of problems so that a recipe with five mistakes reports all five at once.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, Sequence
+
+
+class UserError(Exception):
+    """A mistake in the user's input (recipe, data, arguments, checkpoint), never a bug of ours."""
+
+    def __init__(self, problems: str | Sequence[str], header: str = "") -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.header = header
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        if len(self.problems) == 1 and not self.header:
+            return self.problems[0]
+        head = self.header or f"{len(self.problems)} problems"
+        return head + ":\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+
+class ConfigError(UserError):
+    """A problem in a recipe YAML or a --set override; each problem names its YAML path."""
+
+
+class DataError(UserError):
+    """A problem in a data file: names the file and, where it helps, the line."""
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be read or does not fit the recipe."""
+
+
+def close_match(word: str, choices: Iterable[str]) -> str:
+    """Return ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+    matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def choices_hint(word: str, choices: Iterable[str]) -> str:
+    """Return ``" (known: a, b, c; did you mean 'a'?)"`` for an error message."""
+    choices = sorted(str(c) for c in choices)
+    return f" (known: {', '.join(choices)}{close_match(word, choices)})"

@@ -1,0 +1,179 @@
+"""Validation and test metrics: sacrebleu BLEU and chrF, EVALB-style tree F1, exact match, accuracy.
+
+Every metric returns a `MetricResult` whose ``score`` is on a 0-100 scale, higher is better, and
+whose ``signature`` says exactly how it was computed (sacrebleu's signature for BLEU and chrF), so
+reported numbers can be reproduced. `compute` gives all of them one call shape for the trainer.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from sacrebleu.metrics import BLEU, CHRF
+
+from . import trees
+from .errors import DataError, choices_hint
+
+# Bump when the tree F1 procedure (repair rule, span definition) changes, so old numbers are not
+# silently compared with new ones.
+TREE_F1_VERSION = "1"
+
+
+@dataclass
+class MetricResult:
+    """One corpus-level score.
+
+    Attributes:
+        name: metric name (``"bleu"``, ``"chrf"``, ``"tree_f1"``, ...).
+        score: the headline number, 0-100, higher is better.
+        signature: how it was computed; for BLEU/chrF sacrebleu's signature including its version.
+        n: number of segments (sentences) scored.
+        extra: metric-specific details (precisions, counts, ...).
+    """
+
+    name: str
+    score: float
+    signature: str
+    n: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.name} = {self.score:.2f} (n={self.n}; {self.signature})"
+
+
+def _check_pair(hyps: Sequence[str], refs: Sequence[str]) -> None:
+    """Refuse empty or misaligned corpora: a silent score on them would hide a data bug."""
+    if len(hyps) != len(refs):
+        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+    if not hyps:
+        raise ValueError("cannot score an empty corpus")
+
+
+def bleu(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
+    """Corpus BLEU with sacrebleu's defaults (13a tokenization, exp smoothing) on detokenized lines."""
+    _check_pair(hyps, refs)
+    metric = BLEU()
+    result = metric.corpus_score(list(hyps), [list(refs)])
+    extra = {"precisions": list(result.precisions), "bp": result.bp,
+             "sys_len": result.sys_len, "ref_len": result.ref_len}
+    return MetricResult("bleu", result.score, str(metric.get_signature()), len(hyps), extra)
+
+
+def chrf(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
+    """Corpus chrF (sacrebleu defaults: chrF2, character 6-grams, no word n-grams) on detokenized lines."""
+    _check_pair(hyps, refs)
+    metric = CHRF()
+    result = metric.corpus_score(list(hyps), [list(refs)])
+    extra = {"char_order": result.char_order, "word_order": result.word_order, "beta": result.beta}
+    return MetricResult("chrf", result.score, str(metric.get_signature()), len(hyps), extra)
+
+
+def _gold_spans(ref_line: str, words: list[str], line: int) -> Counter[tuple[str, int, int]]:
+    """Spans of a reference tree; a malformed reference is a data problem, not a model error."""
+    try:
+        return trees.spans(trees.put_words_back(ref_line, words))
+    except ValueError as err:
+        raise DataError(f"reference tree on line {line} is malformed: {err}") from None
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """Percentage, defined as 0 when there is nothing to divide by."""
+    return 100.0 * numerator / denominator if denominator else 0.0
+
+
+def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
+            sentences: Sequence[str]) -> MetricResult:
+    """Labeled bracketing F1 over the corpus (micro-averaged, EVALB-style), 0-100.
+
+    Each hypothesis is repaired with `trees.repair` unless it is already well-formed, then its leaves
+    are replaced by the sentence's words (`trees.put_words_back`) and its labeled spans
+    (`trees.spans`, root included, empty constituents skipped) are matched against the gold tree's.
+
+    Args:
+        hyp_lines: predicted linearized trees, one per sentence.
+        ref_lines: gold linearized trees.
+        sentences: the source sentences, whitespace-tokenized into the words the trees cover.
+
+    Raises:
+        ValueError: on empty or misaligned inputs.
+        DataError: on a malformed reference tree.
+    """
+    _check_pair(hyp_lines, ref_lines)
+    _check_pair(hyp_lines, sentences)
+    matched = hyp_total = gold_total = well_formed = leaves_match = 0
+    for line, (hyp, ref, sentence) in enumerate(zip(hyp_lines, ref_lines, sentences), start=1):
+        words = sentence.split()
+        gold = _gold_spans(ref, words, line)
+        tokens = hyp.split()
+        if trees.is_well_formed(tokens):
+            well_formed += 1
+        else:
+            tokens = trees.repair(tokens)
+        leaves_match += tokens.count(trees.LEAF) == len(words)
+        pred = trees.spans(trees.put_words_back(tokens, words))
+        matched += sum((pred & gold).values())
+        hyp_total += sum(pred.values())
+        gold_total += sum(gold.values())
+    precision, recall = _ratio(matched, hyp_total), _ratio(matched, gold_total)
+    f1 = _ratio(2 * matched, hyp_total + gold_total)  # = 2PR / (P + R), without rounding twice
+    n = len(hyp_lines)
+    extra = {"precision": precision, "recall": recall, "well_formed": _ratio(well_formed, n),
+             "matched": matched, "hyp_spans": hyp_total, "gold_spans": gold_total,
+             "well_formed_count": well_formed, "leaf_count_match": leaves_match}
+    signature = (f"tree_f1|labeled|micro|root:yes|preterminals:no|empty:skip|repair:yes"
+                 f"|version:{TREE_F1_VERSION}")
+    return MetricResult("tree_f1", f1, signature, n, extra)
+
+
+def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
+    """Percentage of hypotheses identical to their reference after collapsing whitespace."""
+    _check_pair(hyps, refs)
+    same = sum(" ".join(h.split()) == " ".join(r.split()) for h, r in zip(hyps, refs))
+    extra = {"matches": same}
+    return MetricResult("exact_match", _ratio(same, len(hyps)), "exact_match|whitespace:normalized",
+                        len(hyps), extra)
+
+
+def token_accuracy(correct: int, total: int) -> MetricResult:
+    """Percentage of correctly predicted tokens, from counts accumulated by the caller."""
+    if total <= 0 or not 0 <= correct <= total:
+        raise ValueError(f"need 0 <= correct <= total and total > 0, got {correct} / {total}")
+    return MetricResult("accuracy", _ratio(correct, total), "accuracy|tokens", total,
+                        {"correct": correct, "total": total})
+
+
+MetricFn = Callable[[Sequence[str], Sequence[str], "Sequence[str] | None"], MetricResult]
+
+
+def _needs_sources(hyps: Sequence[str], refs: Sequence[str],
+                   sources: Sequence[str] | None) -> MetricResult:
+    """Adapter: tree F1 needs the source sentences to put the words back."""
+    if sources is None:
+        raise ValueError("metric 'tree_f1' needs the source sentences")
+    return tree_f1(hyps, refs, sources)
+
+
+# Every entry takes (hyps, refs, sources); only tree_f1 uses sources.
+METRICS: dict[str, MetricFn] = {
+    "bleu": lambda hyps, refs, sources=None: bleu(hyps, refs),
+    "chrf": lambda hyps, refs, sources=None: chrf(hyps, refs),
+    "tree_f1": _needs_sources,
+    "exact_match": lambda hyps, refs, sources=None: exact_match(hyps, refs),
+}
+
+
+def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
+            sources: Sequence[str] | None = None) -> MetricResult:
+    """Compute the metric called ``name``; ``sources`` is needed only by ``tree_f1``.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the known ones) or bad inputs.
+    """
+    if name not in METRICS:
+        raise ValueError(f"unknown metric '{name}'{choices_hint(name, METRICS)}")
+    return METRICS[name](hyps, refs, sources)
+
+
+__all__ = ["METRICS", "MetricResult", "bleu", "chrf", "compute", "exact_match", "token_accuracy",
+           "tree_f1"]

@@ -1,0 +1,79 @@
+"""The Encoder/Decoder contract every module family honours, and the registries that hold them.
+
+Search, the trainer and the model talk to modules only through these methods, never by asking
+which family a module belongs to; a contract test runs over every registered type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..registry import Registry
+
+State = Any  # each decoder family defines its own (dict of tensors); search treats it as opaque
+
+
+@dataclass
+class EncoderOutput:
+    """What an encoder hands to a decoder."""
+
+    states: Tensor  # (B, S, D)
+    mask: Tensor  # (B, S) bool, True = real position
+
+    def index_select(self, order: Tensor) -> "EncoderOutput":
+        """Rows picked (and repeated) by ``order`` (N,), e.g. to expand for beam search."""
+        return EncoderOutput(self.states.index_select(0, order), self.mask.index_select(0, order))
+
+
+class Encoder(nn.Module):
+    """Maps token ids (or features) to states. Owns its input layer.
+
+    Constructors receive ``vocab_size`` and ``pad_id`` from the toolkit; every other argument is a
+    recipe option and must be a named parameter with a type hint (no ``**kwargs``).
+    """
+
+    output_size: int
+
+    def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:  # src (B, S), src_mask (B, S)
+        raise NotImplementedError
+
+
+class Decoder(nn.Module):
+    """Maps a target prefix plus encoder memory to next-token logits.
+
+    ``memory_size`` must equal the encoder's ``output_size``; the topology check reports a mismatch.
+    """
+
+    memory_size: int
+
+    def forward(self, tgt_in: Tensor, memory: EncoderOutput) -> Tensor:  # (B, T) -> (B, T, V)
+        raise NotImplementedError
+
+    def init_state(self, memory: EncoderOutput) -> State:
+        raise NotImplementedError
+
+    def step(self, prev: Tensor, memory: EncoderOutput, state: State) -> tuple[Tensor, State]:
+        """One step: ``prev`` (B,) last tokens -> logits (B, V) and the new state."""
+        raise NotImplementedError
+
+    def reorder_state(self, state: State, order: Tensor) -> State:
+        """Rows of ``state`` picked by ``order`` (N,), as ``EncoderOutput.index_select`` does."""
+        raise NotImplementedError
+
+
+PROVIDED_ARGS = ("vocab_size", "pad_id")
+ENCODERS: Registry[Encoder] = Registry("encoder", Encoder, provided=PROVIDED_ARGS)
+DECODERS: Registry[Decoder] = Registry("decoder", Decoder, provided=PROVIDED_ARGS)
+
+
+def padding_mask(tokens: Tensor, pad_id: int) -> Tensor:
+    """(B, S) bool mask, True = real token."""
+    return tokens.ne(pad_id)
+
+
+def causal_mask(length: int, device: torch.device) -> Tensor:
+    """(T, T) bool, True = may attend (position j <= i)."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()

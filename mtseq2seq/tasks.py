@@ -1,0 +1,23 @@
+"""Task kinds: what a task is for, and the metric that scores it.
+
+A task is an edge from an encoder slot to a decoder slot; its *kind* says how to score and
+post-process it. A recipe may override the metric per task (`tasks.<name>.metric`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TaskKind:
+    name: str
+    metric: str  # the main metric: selects checkpoints and is printed first
+    extra_metrics: tuple[str, ...] = ()
+    description: str = ""
+
+
+KINDS: dict[str, TaskKind] = {
+    "translation": TaskKind("translation", "bleu", ("chrf",), "text in one language to another"),
+    "parsing": TaskKind("parsing", "tree_f1", (), "sentence to a linearized constituency tree"),
+    "autoencoder": TaskKind("autoencoder", "bleu", ("exact_match",), "reconstruct the input"),
+}

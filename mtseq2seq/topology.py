@@ -1,0 +1,229 @@
+"""The graph of slots and tasks: checks a recipe's wiring and describes which modules are shared.
+
+`check_recipe` returns every problem it finds (plugins, types, options, slots, vocabularies, sizes,
+data files) as strings starting with a YAML path, so `load_recipe` can report them all at once.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModuleConfig, Recipe
+from .errors import UserError, close_match
+from .modules import DECODERS, ENCODERS
+from .registry import Registry, load_plugin
+from .scheduler import SCHEDULERS
+from .tasks import KINDS
+
+_SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
+    problems = check_plugins(recipe)
+    problems += apply_module_defaults(recipe)
+    problems += check_vocabs(recipe)
+    enc_sizes = check_modules(recipe.encoders, ENCODERS, "encoders", "output_size", problems)
+    dec_sizes = check_modules(recipe.decoders, DECODERS, "decoders", "memory_size", problems)
+    problems += check_tasks(recipe, enc_sizes, dec_sizes)
+    problems += check_schedule(recipe)
+    if check_files:
+        problems += check_data_files(recipe)
+    return problems
+
+
+def check_plugins(recipe: Recipe) -> list[str]:
+    problems = []
+    for i, path in enumerate(recipe.plugins):
+        try:
+            load_plugin(path)
+        except UserError as err:
+            problems += [f"plugins[{i}]: {p}" for p in err.problems]
+        except Exception as err:  # the user's code failed: say where, keep checking the rest
+            problems.append(f"plugins[{i}]: loading '{path}' failed: {type(err).__name__}: {err}")
+    return problems
+
+
+def apply_module_defaults(recipe: Recipe) -> list[str]:
+    """Fill each encoder/decoder from `modules:`: its type from `modules.type`, then the options
+    under `modules.<type>` that its constructor accepts (its own options win)."""
+    defaults = recipe.modules or {}
+    if not isinstance(defaults, dict):
+        return [f"modules: expected a mapping like {{type: transformer, transformer: {{dim: 256}}}}"]
+    problems = _check_module_defaults(defaults)
+    for section, registry, modules in (("encoders", ENCODERS, recipe.encoders),
+                                       ("decoders", DECODERS, recipe.decoders)):
+        for slot, module in modules.items():
+            if module.type is None:
+                module.type = defaults.get("type")
+            if module.type is None:
+                problems.append(f"{section}.{slot}.type: missing (name a type here or set "
+                                f"modules.type; known: {', '.join(registry.names())})")
+                continue
+            shared = defaults.get(module.type) if module.type in registry else None
+            if isinstance(shared, dict):
+                accepted = registry.options(module.type)
+                module.options = {**{k: v for k, v in shared.items() if k in accepted},
+                                  **module.options}
+    return problems
+
+
+def _check_module_defaults(defaults: dict) -> list[str]:
+    problems = []
+    known_types = set(ENCODERS.names()) | set(DECODERS.names())
+    for key, value in defaults.items():
+        if key == "type":
+            if value not in known_types:
+                problems.append(f"modules.type: unknown module type {value!r} (known: "
+                                f"{', '.join(sorted(known_types))}{close_match(value, known_types)})")
+            continue
+        if key not in known_types:
+            problems.append(f"modules.{key}: not a module type (known: "
+                            f"{', '.join(sorted(known_types))}, type{close_match(key, known_types)})")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"modules.{key}: expected a mapping of options, got {value!r}")
+            continue
+        accepted = set()
+        for registry in (ENCODERS, DECODERS):
+            if key in registry:
+                accepted |= set(registry.options(key))
+        for option in value:
+            if option not in accepted:
+                problems.append(f"modules.{key}.{option}: unknown option for type '{key}' (known: "
+                                f"{', '.join(sorted(accepted))}{close_match(option, accepted)})")
+    return problems
+
+
+def check_vocabs(recipe: Recipe) -> list[str]:
+    problems = []
+    for slot, vocab in recipe.vocabs.items():
+        if not _SLOT_NAME.match(slot):
+            problems.append(f"vocabs.{slot}: a slot name must be letters, digits, '_' or '-' "
+                            "and start with a letter")
+        if vocab.share is not None:
+            target = recipe.vocabs.get(vocab.share)
+            if target is None:
+                problems.append(f"vocabs.{slot}.share: no vocabulary for slot '{vocab.share}'"
+                                f"{close_match(vocab.share, recipe.vocabs)}")
+            elif target.share is not None:
+                problems.append(f"vocabs.{slot}.share: slot '{vocab.share}' itself shares "
+                                f"'{target.share}'; name '{target.share}' directly")
+        elif vocab.type == "sentencepiece" and vocab.size < 8:
+            problems.append(f"vocabs.{slot}.size: got {vocab.size}, expected at least 8")
+    return problems
+
+
+def check_modules(modules: dict[str, ModuleConfig], registry: Registry, section: str,
+                  size_attr: str, problems: list[str]) -> dict[str, int]:
+    """Check types and options; build each module on the meta device to read its size."""
+    sizes = {}
+    for slot, module in modules.items():
+        path = f"{section}.{slot}"
+        if not _SLOT_NAME.match(slot):
+            problems.append(f"{path}: a slot name must be letters, digits, '_' or '-' "
+                            "and start with a letter")
+        if module.type is None:
+            continue
+        if module.type not in registry:
+            problems.append(f"{path}.type: unknown {registry.kind} type '{module.type}' "
+                            f"(known: {', '.join(registry.names())}"
+                            f"{close_match(module.type, registry.names())})")
+            continue
+        option_problems = registry.check_kwargs(module.type, module.options, path)
+        problems += option_problems
+        if not option_problems:
+            size = _meta_size(registry, module, path, size_attr, problems)
+            if size is not None:
+                sizes[slot] = size
+    return sizes
+
+
+def _meta_size(registry: Registry, module: ModuleConfig, path: str, size_attr: str,
+               problems: list[str]) -> int | None:
+    try:
+        with torch.device("meta"):
+            built = registry.build(module.type, module.options, path, vocab_size=16, pad_id=0)
+    except (TypeError, ValueError) as err:
+        problems.append(f"{path}: {err}")
+        return None
+    return getattr(built, size_attr, None)
+
+
+def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, int]) -> list[str]:
+    problems = [] if recipe.tasks else ["tasks: a recipe needs at least one task"]
+    for name, task in recipe.tasks.items():
+        path = f"tasks.{name}"
+        if task.kind is not None and task.kind not in KINDS:
+            problems.append(f"{path}.kind: unknown task kind '{task.kind}' (known: "
+                            f"{', '.join(sorted(KINDS))}{close_match(task.kind, KINDS)})")
+        for side, slots in (("encoder", recipe.encoders), ("decoder", recipe.decoders)):
+            slot = getattr(task, side)
+            if slot is None:
+                continue
+            if slot not in slots:
+                problems.append(f"{path}.{side}: no {side} for slot '{slot}' (defined: "
+                                f"{', '.join(sorted(slots)) or 'none'}{close_match(slot, slots)})")
+            if slot not in recipe.vocabs:
+                problems.append(f"{path}.{side}: slot '{slot}' has no vocabulary; add vocabs.{slot}")
+        if task.encoder in enc_sizes and task.decoder in dec_sizes:
+            if enc_sizes[task.encoder] != dec_sizes[task.decoder]:
+                problems.append(
+                    f"{path}: size mismatch: encoder '{task.encoder}' outputs "
+                    f"{enc_sizes[task.encoder]} but decoder '{task.decoder}' expects memory of "
+                    f"{dec_sizes[task.decoder]} (set the same dim on both)")
+        if task.ratio is not None and task.ratio <= 0:
+            problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
+    return problems
+
+
+def check_schedule(recipe: Recipe) -> list[str]:
+    schedule = recipe.schedule
+    if schedule.type not in SCHEDULERS:
+        return [f"schedule.type: unknown scheduler type '{schedule.type}' (known: "
+                f"{', '.join(SCHEDULERS.names())}{close_match(schedule.type, SCHEDULERS.names())})"]
+    return SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
+
+
+def data_files(recipe: Recipe, task: str) -> dict[str, tuple[Path, Path]]:
+    """Split name -> (source file, target file) for the splits a task names."""
+    cfg = recipe.tasks[task]
+    folder = recipe.task_data_dir(task)
+    splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
+    return {role: (folder / f"{split}.{cfg.encoder}", folder / f"{split}.{cfg.decoder}")
+            for role, split in splits.items() if split}
+
+
+def check_data_files(recipe: Recipe) -> list[str]:
+    problems = []
+    for name, task in recipe.tasks.items():
+        if recipe.toy_data is not None and task.data_dir is None:
+            continue  # generated into data_dir before training
+        if None in (task.encoder, task.decoder):
+            continue
+        for role, pair in data_files(recipe, name).items():
+            for side, path in zip(("source", "target"), pair):
+                if not path.is_file():
+                    split = getattr(task, role)
+                    problems.append(f"tasks.{name}.{role}: {side} file '{path}' not found "
+                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
+    return problems
+
+
+def describe(recipe: Recipe) -> str:
+    """Text picture of the graph: tasks, and which slots several tasks share."""
+    lines = ["tasks:"]
+    for name, task in recipe.tasks.items():
+        lines.append(f"  {name:<16} {task.kind:<12} {task.encoder} -> {task.decoder}  "
+                     f"ratio {task.ratio:g}")
+    for side in ("encoder", "decoder"):
+        users: dict[str, list[str]] = {}
+        for name, task in recipe.tasks.items():
+            users.setdefault(getattr(task, side), []).append(name)
+        for slot, names in users.items():
+            module: Any = (recipe.encoders if side == "encoder" else recipe.decoders)[slot]
+            shared = f"shared by {', '.join(names)}" if len(names) > 1 else f"used by {names[0]}"
+            lines.append(f"{side} {slot} ({module.type}): {shared}")
+    return "\n".join(lines)

@@ -1,0 +1,53 @@
+"""Teacher-forced validation per task: loss, perplexity and token accuracy."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .data.batching import ParallelData, bucket_batches, collate
+from .loss import label_smoothed_loss
+from .model import MultiTaskModel
+
+
+@dataclass
+class ValidResult:
+    task: str
+    loss: float  # mean NLL per target token
+    ppl: float
+    acc: float  # teacher-forced token accuracy, percent
+    tokens: int
+    sentences: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.inference_mode()
+def validate_task(model: MultiTaskModel, task: str, data: ParallelData, batch_tokens: int,
+                  device: torch.device, pad_id: int, max_sentences: int | None = None) -> ValidResult:
+    was_training = model.training
+    model.eval()
+    nll, tokens, correct, sentences = 0.0, 0, 0, 0
+    for rows in bucket_batches(data, batch_tokens, generator=None):
+        if max_sentences is not None:
+            rows = rows[rows < max_sentences]  # the first N sentences, whatever the batch order
+            if len(rows) == 0:
+                continue
+        batch = collate(data, rows).to(device)
+        logits = model(task, batch.src, batch.tgt_in)
+        out = label_smoothed_loss(logits, batch.tgt_out, 0.0, pad_id)
+        nll, tokens, correct = nll + out.nll, tokens + out.tokens, correct + out.correct
+        sentences += len(rows)
+    model.train(was_training)
+    loss = nll / max(tokens, 1)
+    return ValidResult(task, loss, math.exp(min(loss, 50.0)), 100.0 * correct / max(tokens, 1),
+                       tokens, sentences)
+
+
+def format_table(results: list[ValidResult]) -> str:
+    lines = [f"{'task':<14} {'loss':>7} {'ppl':>8} {'acc%':>7} {'sents':>6}"]
+    for r in results:
+        lines.append(f"{r.task:<14} {r.loss:7.3f} {r.ppl:8.2f} {r.acc:7.2f} {r.sentences:6d}")
+    return "\n".join(lines)

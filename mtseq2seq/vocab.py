@@ -1,0 +1,166 @@
+"""Vocabularies, one per slot: a SentencePiece model (unigram or BPE) or a closed word list.
+
+Every vocabulary uses the same special ids (pad 0, unk 1, bos 2, eos 3), and round-trips through
+plain data (`to_state` / `from_state`) so a checkpoint carries its vocabularies without pickled objects.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+from collections import Counter
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sentencepiece as spm
+
+from .config import Recipe, VocabConfig
+from .data.datasets import read_lines
+
+PAD, UNK, BOS, EOS = 0, 1, 2, 3
+SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
+log = logging.getLogger(__name__)
+
+
+class Vocab:
+    """Common interface: ids for text and text for ids."""
+
+    pad_id, unk_id, bos_id, eos_id = PAD, UNK, BOS, EOS
+    kind = ""
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        raise NotImplementedError
+
+    def decode(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def payload(self) -> bytes:
+        raise NotImplementedError
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever the vocabulary does; names cache files."""
+        return hashlib.sha1(self.kind.encode() + self.payload()).hexdigest()[:16]
+
+    def to_state(self) -> dict:
+        return {"kind": self.kind, "payload": self.payload()}
+
+    @staticmethod
+    def from_state(state: dict) -> "Vocab":
+        kinds = {"sentencepiece": SentencePieceVocab, "words": WordVocab}
+        return kinds[state["kind"]].from_payload(state["payload"])
+
+
+class SentencePieceVocab(Vocab):
+    kind = "sentencepiece"
+
+    def __init__(self, model: bytes) -> None:
+        self.model = model
+        self.sp = spm.SentencePieceProcessor(model_proto=model)
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "SentencePieceVocab":
+        return cls(payload)
+
+    @classmethod
+    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "SentencePieceVocab":
+        buffer = io.BytesIO()
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=lines, model_writer=buffer, vocab_size=cfg.size,
+            model_type=cfg.model_type, character_coverage=cfg.character_coverage,
+            pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, hard_vocab_limit=False,
+            input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=2,
+            minloglevel=2)
+        return cls(buffer.getvalue())
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        return self.sp.encode(lines)
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return self.sp.decode([i for i in ids if i > EOS])
+
+    def __len__(self) -> int:
+        return self.sp.get_piece_size()
+
+    def payload(self) -> bytes:
+        return self.model
+
+
+class WordVocab(Vocab):
+    """Closed list of whitespace-separated symbols (tree brackets, tags)."""
+
+    kind = "words"
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = SPECIALS + [w for w in words if w not in SPECIALS]
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "WordVocab":
+        return cls(payload.decode("utf-8").split("\n")[len(SPECIALS):])
+
+    @classmethod
+    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "WordVocab":
+        counts = Counter(word for line in lines for word in line.split())
+        ranked = sorted(counts, key=lambda w: (-counts[w], w))[: max(cfg.size - len(SPECIALS), 1)]
+        return cls(ranked)
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        return [[self.index.get(w, UNK) for w in line.split()] for line in lines]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(self.words[i] for i in ids if i > EOS)
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def payload(self) -> bytes:
+        return "\n".join(self.words).encode("utf-8")
+
+
+def vocab_owner(recipe: Recipe, slot: str) -> str:
+    """The slot whose vocabulary ``slot`` uses (itself unless it shares)."""
+    return recipe.vocabs[slot].share or slot
+
+
+def training_files(recipe: Recipe, owner: str) -> list[Path]:
+    """Training text of every slot that uses ``owner``'s vocabulary, on either side of any task."""
+    files = []
+    for name, task in recipe.tasks.items():
+        folder = recipe.task_data_dir(name)
+        for slot in (task.encoder, task.decoder):
+            path = folder / f"{task.train}.{slot}"
+            if vocab_owner(recipe, slot) == owner and path not in files:
+                files.append(path)
+    return files
+
+
+def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
+    return run_dir / "vocab" / f"{owner}.{'model' if cfg.type == 'sentencepiece' else 'words'}"
+
+
+def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
+    """One vocabulary per slot (sharing slots get the same object); trains the missing ones."""
+    owned: dict[str, Vocab] = {}
+    for owner in sorted({vocab_owner(recipe, s) for s in recipe.vocabs}):
+        cfg = recipe.vocabs[owner]
+        path = vocab_path(run_dir, owner, cfg)
+        if path.is_file():
+            owned[owner] = Vocab.from_state({"kind": cfg.type, "payload": path.read_bytes()})
+            continue
+        files = training_files(recipe, owner)
+        if not files:
+            continue  # a vocabulary no task uses
+        log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
+        trainer = SentencePieceVocab if cfg.type == "sentencepiece" else WordVocab
+        lines = (line for path in files for line in read_lines(path))
+        owned[owner] = trainer.train(lines, cfg)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(owned[owner].payload())
+        tmp.replace(path)
+    return {slot: owned[vocab_owner(recipe, slot)] for slot in recipe.vocabs
+            if vocab_owner(recipe, slot) in owned}

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny recipes and corpora written into tmp_path."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_corpus(tmp_path: Path) -> Path:
+    """A 3-slot parallel corpus (en, de, parse) of 40 lines per split."""
+    folder = tmp_path / "data"
+    words = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings loudly"]
+    for split in ("train", "valid", "test"):
+        lines = [words[i % len(words)] for i in range(40)]
+        write(folder / f"{split}.en", "\n".join(lines) + "\n")
+        write(folder / f"{split}.de", "\n".join(" ".join(reversed(l.split())) for l in lines) + "\n")
+        write(folder / f"{split}.parse",
+              "\n".join("(S " + " ".join("XX" for _ in l.split()) + " )S" for l in lines) + "\n")
+    return folder
+
+
+def tiny_recipe(data_dir: Path, **changes) -> dict:
+    recipe = {
+        "data_dir": str(data_dir),
+        "vocabs": {"en": {"type": "words"}, "de": {"type": "words"}, "parse": {"type": "words"}},
+        "modules": {"type": "transformer",
+                    "transformer": {"dim": 16, "layers": 1, "heads": 2, "ff": 32, "dropout": 0.0}},
+        "encoders": {"en": {}},
+        "decoders": {"de": {}, "parse": {}},
+        "tasks": {"en>de": {"kind": "translation", "encoder": "en", "decoder": "de"},
+                  "en>parse": {"kind": "parsing", "encoder": "en", "decoder": "parse"}},
+        "train": {"max_steps": 4, "batch_tokens": 200, "warmup": 2, "log_every": 2},
+        "valid": {"every": 2},
+    }
+    recipe.update(changes)
+    return recipe
+
+
+def write_recipe(path: Path, recipe: dict) -> Path:
+    path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
+    return path
