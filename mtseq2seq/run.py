@@ -1,7 +1,6 @@
 """Getting a run ready: toy data when a recipe asks for it, vocabularies, and encoded data splits."""
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -23,16 +22,13 @@ def ensure_toy_data(recipe: Recipe) -> None:
     """Generate the toy corpus into data_dir unless a matching one is already there."""
     if recipe.toy_data is None:
         return
-    from .toydata import generate  # late: only recipes that ask for toy data need it
+    from .toydata import generate, is_current  # late: only recipes that ask for toy data need it
 
     cfg = recipe.toy_data
     folder = Path(recipe.data_dir)
     sizes = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
-    manifest = folder / "toy_manifest.json"
-    if manifest.is_file():
-        found = json.loads(manifest.read_text())
-        if found.get("seed") == cfg.seed and found.get("sizes") == sizes:
-            return
+    if is_current(folder, seed=cfg.seed, sizes=sizes, check_hashes=False):
+        return
     log.info("generating the toy corpus into %s (seed %d, sizes %s)", folder, cfg.seed, sizes)
     generate(folder, seed=cfg.seed, sizes=sizes)
 
