@@ -1,0 +1,355 @@
+"""Greedy and batched beam search over any decoder, driven only through init_state / step / reorder_state.
+
+Terms used throughout:
+
+- a sentence's *limit* is its maximum number of output tokens, EOS not counted (see ``max_lengths``);
+  at step ``t == limit`` only EOS may follow, so every hypothesis ends with a real, scored EOS;
+- a hypothesis's *score* is the model score: the sum of the log-probabilities of its tokens and of its
+  EOS; its *normalized score* divides that by the GNMT length penalty ``((5 + len) / 6) ** alpha``
+  (Wu et al. 2016), ``len`` counting the EOS. Hypotheses are ranked by the normalized score;
+- PAD and BOS are never produced, and a hypothesis that ended is never fed back to the decoder
+  (its row gets PAD as input, and its output is ignored).
+
+Beam search keeps, for each of the A still-active sentences, K alive hypotheses as rows of one (A*K)
+decoder batch. Each step takes the 2K best extensions of every sentence (one vectorized top-k over all
+K*V options); those among the K best that end in EOS leave the beam as finished hypotheses, and the K
+best that do not end stay alive. A sentence stops once its n-best finished hypotheses cannot be beaten
+by any alive one (scores only fall as tokens are added), or at its limit; stopped sentences leave the
+batch, folded into the single ``reorder_state`` call of the step. Log-softmax runs in float32 and
+scores accumulate in float64, so adding a long prefix's score never merges two distinct log-probs and
+beam 1 picks exactly the tokens greedy search picks (with ``alpha = 0``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .modules.base import Decoder, EncoderOutput, State
+from .vocab import BOS, EOS, PAD
+
+if TYPE_CHECKING:  # the model module pulls in config and vocab; search itself needs only the contract
+    from .model import MultiTaskModel
+
+NEG_INF = float("-inf")
+
+
+@dataclass
+class Hypothesis:
+    """One finished output.
+
+    Attributes:
+        tokens: output ids, without BOS and EOS.
+        score: model score, the sum of the log-probabilities of ``tokens`` and of the final EOS.
+        norm_score: ``score / length_penalty(len(tokens) + 1, alpha)``; the ranking key.
+    """
+
+    tokens: list[int]
+    score: float
+    norm_score: float
+
+
+@dataclass
+class SearchResult:
+    """The n-best list of every sentence of a batch, in batch order.
+
+    ``hypotheses[b]`` holds sentence ``b``'s hypotheses, best (highest ``norm_score``) first, all
+    distinct: one for greedy search, ``n_best`` for beam search (fewer only when fewer outputs with
+    a non-zero probability exist within the sentence's limit).
+    """
+
+    hypotheses: list[list[Hypothesis]]
+
+    def __len__(self) -> int:
+        return len(self.hypotheses)
+
+    def best_tokens(self) -> list[list[int]]:
+        """The top hypothesis' tokens of every sentence."""
+        return [hyps[0].tokens if hyps else [] for hyps in self.hypotheses]
+
+
+def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
+    """GNMT length penalty ``((5 + len) / 6) ** alpha`` in float64; ``lengths`` count the EOS."""
+    return ((5.0 + lengths.double()) / 6.0) ** alpha
+
+
+def max_lengths(src_mask: Tensor, a: float, b: int, cap: int) -> Tensor:
+    """Per-sentence limits ``floor(a * src_len + b)`` clamped to ``[0, cap]``.
+
+    Args:
+        src_mask: (B, S) bool, True = real source token.
+    Returns:
+        (B,) long, the most output tokens (EOS not counted) each sentence may get.
+    """
+    src_len = src_mask.sum(dim=1).double()  # (B,)
+    # the epsilon keeps e.g. 0.29 * 100 (= 28.999999999999996 in binary) from flooring to 28
+    return (a * src_len + b + 1e-9).floor().clamp(0, cap).long()  # (B,)
+
+
+def _limits(max_len: Tensor | int, batch: int, device: torch.device) -> Tensor:
+    """``max_len`` as a (B,) long tensor: an int applies to every sentence."""
+    if isinstance(max_len, Tensor):
+        if max_len.shape != (batch,):
+            raise ValueError(f"max_len must have shape ({batch},), got {tuple(max_len.shape)}")
+        return max_len.to(device=device, dtype=torch.long)
+    return torch.full((batch,), int(max_len), dtype=torch.long, device=device)  # (B,)
+
+
+def _log_probs(logits: Tensor, at_limit: Tensor, bos: int, eos: int, pad: int) -> Tensor:
+    """Float32 log-probabilities (N, V) of the next token, minus what may not come next.
+
+    PAD and BOS get -inf everywhere; rows with ``at_limit`` (N,) True keep only EOS. The values left
+    are the model's own log-probabilities, so scores stay true model scores.
+    """
+    logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
+    eos_logp = logp[:, eos].clone()  # (N,)
+    logp[:, pad] = NEG_INF
+    logp[:, bos] = NEG_INF
+    logp.masked_fill_(at_limit[:, None], NEG_INF)
+    logp[:, eos] = eos_logp
+    return logp
+
+
+@torch.no_grad()
+def greedy_search(
+    decoder: Decoder, memory: EncoderOutput, max_len: Tensor | int, bos: int = BOS, eos: int = EOS,
+    pad: int = PAD,
+) -> SearchResult:
+    """The most probable next token at every step, for a whole batch at once.
+
+    Args:
+        decoder: any ``Decoder``.
+        memory: encoder output, states (B, S, D) and mask (B, S).
+        max_len: (B,) limits (see ``max_lengths``) or one int for every sentence.
+        bos, eos, pad: special ids of the target vocabulary.
+    Returns:
+        One hypothesis per sentence; its ``norm_score`` equals its ``score`` (no length penalty).
+    """
+    batch, device = memory.mask.size(0), memory.mask.device
+    limits = _limits(max_len, batch, device)  # (B,)
+    state = decoder.init_state(memory)
+    prev = torch.full((batch,), bos, dtype=torch.long, device=device)  # (B,)
+    done = torch.zeros(batch, dtype=torch.bool, device=device)  # (B,)
+    scores = torch.zeros(batch, dtype=torch.float64, device=device)  # (B,)
+    outputs = []
+    for t in range(int(limits.max()) + 1 if batch else 0):
+        logits, state = decoder.step(prev, memory, state)  # (B, V)
+        best, token = _log_probs(logits, t >= limits, bos, eos, pad).max(dim=-1)  # (B,), (B,)
+        scores += best.double().masked_fill(done, 0.0)
+        token = token.masked_fill(done, pad)  # (B,)
+        outputs.append(token)
+        done = done | token.eq(eos)  # (B,)
+        if bool(done.all()):
+            break
+        prev = token.masked_fill(done, pad)  # (B,) a row that just ended is fed PAD, not its EOS
+    tokens = torch.stack(outputs, dim=1) if outputs else limits.new_zeros(batch, 0)  # (B, T)
+    lengths = tokens.ne(pad).sum(dim=1) - 1  # (B,) PAD is never produced, EOS once per row
+    return _result(tokens[:, None], lengths[:, None], scores[:, None], scores[:, None], skip_empty=False)
+
+
+@dataclass
+class _Beam:
+    """The alive side of a beam search: A active sentences x K hypotheses, decoder rows (A*K)."""
+
+    rows: Tensor  # (A,) each active sentence's index in the batch
+    limits: Tensor  # (A,)
+    scores: Tensor  # (A, K) float64 model scores; -inf marks an empty slot
+    tokens: Tensor  # (A, K, t) outputs so far
+    memory: EncoderOutput  # (A*K, S, D)
+    state: State  # A*K rows
+
+
+@dataclass
+class _Candidates:
+    """The 2K best one-token extensions of every active sentence, best first."""
+
+    scores: Tensor  # (A, C) float64
+    beams: Tensor  # (A, C) index (< K) of the alive hypothesis extended
+    tokens: Tensor  # (A, C) the token appended
+
+
+@dataclass
+class _Finished:
+    """The n best finished hypotheses of every sentence, best first; -inf ``norm`` marks an empty slot."""
+
+    tokens: Tensor  # (B, n, W) outputs; positions from ``lengths`` on are filler
+    lengths: Tensor  # (B, n) long, EOS not counted
+    scores: Tensor  # (B, n) float64
+    norm: Tensor  # (B, n) float64
+
+    @classmethod
+    def empty(cls, batch: int, n_best: int, width: int, device: torch.device) -> "_Finished":
+        scores = torch.full((batch, n_best), NEG_INF, dtype=torch.float64, device=device)  # (B, n)
+        lengths = torch.zeros(batch, n_best, dtype=torch.long, device=device)  # (B, n)
+        tokens = torch.zeros(batch, n_best, width, dtype=torch.long, device=device)  # (B, n, W)
+        return cls(tokens, lengths, scores, scores.clone())
+
+    def merge(self, rows: Tensor, tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor) -> None:
+        """Keep the n best of the old hypotheses of ``rows`` (A,) and new ones (A, K[, t])."""
+        n_best, width = self.tokens.shape[1:]
+        best, pick = torch.cat([self.norm[rows], norm], dim=1).topk(n_best, dim=1)  # (A, n)
+        self.norm[rows] = best
+        self.scores[rows] = torch.cat([self.scores[rows], scores], dim=1).gather(1, pick)  # (A, n)
+        self.lengths[rows] = torch.cat([self.lengths[rows], lengths], dim=1).gather(1, pick)  # (A, n)
+        tokens = F.pad(tokens, (0, width - tokens.size(2)))  # (A, K, W)
+        both = torch.cat([self.tokens[rows], tokens], dim=1)  # (A, n + K, W)
+        self.tokens[rows] = both.gather(1, pick[:, :, None].expand(-1, -1, width))  # (A, n, W)
+
+
+def _init_beam(decoder: Decoder, memory: EncoderOutput, beam: int, limits: Tensor) -> _Beam:
+    """K copies of every sentence; only the first is live, so step 0 does not pick K identical starts."""
+    batch, device = limits.size(0), limits.device
+    expand = torch.arange(batch, device=device).repeat_interleave(beam)  # (B*K,)
+    state = decoder.reorder_state(decoder.init_state(memory), expand)  # memory projected once, then copied
+    scores = torch.full((batch, beam), NEG_INF, dtype=torch.float64, device=device)  # (B, K)
+    scores[:, 0] = 0.0
+    tokens = torch.zeros(batch, beam, 0, dtype=torch.long, device=device)  # (B, K, 0)
+    rows = torch.arange(batch, device=device)  # (B,)
+    return _Beam(rows, limits, scores, tokens, memory.index_select(expand), state)
+
+
+def _select_candidates(alive: _Beam, logp: Tensor) -> _Candidates:
+    """The 2K best extensions per sentence among all K*V, from logp (A*K, V).
+
+    A token outside its own row's top 2K has 2K better options in the same sentence, so a top-k per
+    row first shrinks the sentence-wide top-k from K*V to K*2K options without changing the result.
+    """
+    active, beam = alive.scores.shape
+    per_row = min(2 * beam, logp.size(-1))
+    row_logp, row_tokens = logp.topk(per_row, dim=-1)  # (A*K, k)
+    total = alive.scores[:, :, None] + row_logp.view(active, beam, per_row).double()  # (A, K, k)
+    scores, flat = total.view(active, -1).topk(min(2 * beam, beam * per_row), dim=1)  # (A, C)
+    tokens = row_tokens.view(active, -1).gather(1, flat)  # (A, C)
+    return _Candidates(scores, torch.div(flat, per_row, rounding_mode="floor"), tokens)
+
+
+def _gather_beams(tokens: Tensor, beams: Tensor) -> Tensor:
+    """tokens (A, K, t) of the hypotheses ``beams`` (A, C) -> (A, C, t)."""
+    return tokens.gather(1, beams[:, :, None].expand(-1, -1, tokens.size(2)))  # (A, C, t)
+
+
+def _finalize(finished: _Finished, alive: _Beam, cand: _Candidates, t: int, alpha: float, eos: int) -> None:
+    """Move EOS candidates ranked among the K best of their sentence into ``finished``.
+
+    An EOS ranked K+1..2K is dropped, as K better options exist; this also makes beam 1 greedy.
+    """
+    beam = alive.scores.size(1)
+    scores, tokens = cand.scores[:, :beam], cand.tokens[:, :beam]  # (A, K)
+    ended = tokens.eq(eos) & scores.isfinite()  # (A, K)
+    lengths = torch.full_like(tokens, t)  # (A, K) output tokens before the EOS
+    norm = (scores / length_penalty(lengths + 1, alpha)).masked_fill(~ended, NEG_INF)  # (A, K)
+    history = _gather_beams(alive.tokens, cand.beams[:, :beam])  # (A, K, t)
+    finished.merge(alive.rows, history, lengths, scores, norm)
+
+
+def _advance(alive: _Beam, cand: _Candidates, eos: int, pad: int) -> Tensor:
+    """Keep the K best candidates that do not end; returns which old row (of A*K) each new row extends."""
+    active, beam = alive.scores.shape
+    scores, pick = cand.scores.masked_fill(cand.tokens.eq(eos), NEG_INF).topk(beam, dim=1)  # (A, K)
+    beams = cand.beams.gather(1, pick)  # (A, K)
+    tokens = cand.tokens.gather(1, pick).masked_fill(scores.isinf(), pad)  # (A, K) empty slots read PAD
+    alive.tokens = torch.cat([_gather_beams(alive.tokens, beams), tokens[:, :, None]], dim=2)  # (A, K, t+1)
+    alive.scores = scores
+    offsets = torch.arange(active, device=beams.device)[:, None] * beam  # (A, 1)
+    return offsets + beams  # (A, K)
+
+
+def _sentences_done(alive: _Beam, finished: _Finished, t: int, alpha: float) -> Tensor:
+    """(A,) True where no alive hypothesis can beat the n-th best finished one, or at the limit.
+
+    Scores only fall as tokens are added; with alpha >= 0 the penalty is largest at the longest
+    length (limit + 1), with alpha < 0 at the shortest (t + 2), which bounds any normalized score.
+    """
+    worst = finished.norm[alive.rows, -1]  # (A,) -inf until n_best hypotheses ended
+    longest = alive.limits + 1 if alpha >= 0 else torch.full_like(alive.limits, t + 2)  # (A,)
+    bound = alive.scores.max(dim=1).values / length_penalty(longest, alpha)  # (A,)
+    return (bound <= worst) | (alive.limits <= t)
+
+
+def _prune(decoder: Decoder, alive: _Beam, order: Tensor, keep: Tensor) -> Tensor:
+    """Drop finished sentences and reorder the decoder state (one call); returns the next inputs (A'*K,)."""
+    if int(keep.sum()) < keep.numel():
+        order = order[keep]  # (A', K)
+        alive.rows, alive.limits = alive.rows[keep], alive.limits[keep]  # (A',)
+        alive.scores, alive.tokens = alive.scores[keep], alive.tokens[keep]  # (A', K), (A', K, t)
+        alive.memory = alive.memory.index_select(order.view(-1))  # rows of one sentence share memory
+    alive.state = decoder.reorder_state(alive.state, order.view(-1))
+    return alive.tokens[:, :, -1].reshape(-1)  # (A'*K,)
+
+
+@torch.no_grad()
+def beam_search(
+    decoder: Decoder, memory: EncoderOutput, beam: int, max_len: Tensor | int, alpha: float = 0.0,
+    n_best: int = 1, bos: int = BOS, eos: int = EOS, pad: int = PAD,
+) -> SearchResult:
+    """Batched beam search (see the module docstring for the algorithm).
+
+    Args:
+        decoder: any ``Decoder``.
+        memory: encoder output, states (B, S, D) and mask (B, S).
+        beam: K, alive hypotheses per sentence.
+        max_len: (B,) limits (see ``max_lengths``) or one int for every sentence.
+        alpha: GNMT length penalty exponent; 0 ranks by model score.
+        n_best: hypotheses returned per sentence, at most ``beam``.
+        bos, eos, pad: special ids of the target vocabulary.
+    """
+    if not 1 <= n_best <= beam:
+        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
+    batch, device = memory.mask.size(0), memory.mask.device
+    limits = _limits(max_len, batch, device)  # (B,)
+    width = int(limits.max()) if batch else 0
+    finished = _Finished.empty(batch, n_best, width, device)
+    alive = _init_beam(decoder, memory, beam, limits)
+    prev = torch.full((batch * beam,), bos, dtype=torch.long, device=device)  # (B*K,)
+    for t in range(width + 1 if batch else 0):
+        logits, alive.state = decoder.step(prev, alive.memory, alive.state)  # (A*K, V)
+        at_limit = (alive.limits <= t).repeat_interleave(beam)  # (A*K,)
+        cand = _select_candidates(alive, _log_probs(logits, at_limit, bos, eos, pad))
+        _finalize(finished, alive, cand, t, alpha, eos)
+        order = _advance(alive, cand, eos, pad)  # (A, K)
+        prev = _prune(decoder, alive, order, ~_sentences_done(alive, finished, t, alpha))  # (A'*K,)
+        if prev.numel() == 0:
+            break
+    return _result(finished.tokens, finished.lengths, finished.scores, finished.norm, skip_empty=True)
+
+
+def _result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor, skip_empty: bool) -> SearchResult:
+    """Tensors (B, n, W), (B, n), (B, n), (B, n) -> SearchResult; ``skip_empty`` drops -inf slots."""
+    columns = (tokens.tolist(), lengths.tolist(), scores.tolist(), norm.tolist())
+    return SearchResult([
+        [Hypothesis(toks[:length], score, nscore)
+         for toks, length, score, nscore in zip(*sentence) if not (skip_empty and nscore == NEG_INF)]
+        for sentence in zip(*columns)
+    ])
+
+
+def decode(
+    model: "MultiTaskModel", task: str | tuple[str, str], src: Tensor, beam: int = 5, alpha: float = 0.0,
+    n_best: int = 1, max_len_a: float = 1.5, max_len_b: int = 10, max_len_cap: int = 256,
+) -> SearchResult:
+    """Encode ``src`` (B, S) and search: greedy when ``beam == 1``, beam search otherwise.
+
+    Args:
+        model: a ``MultiTaskModel``; it runs in eval mode, and its mode is restored afterwards.
+        task: a task name of ``model`` or an (encoder slot, decoder slot) pair.
+        src: (B, S) source ids, right-padded with the source slot's PAD.
+        max_len_a, max_len_b, max_len_cap: limits ``floor(a * src_len + b)``, at most ``cap``.
+    """
+    if not 1 <= n_best <= beam:
+        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
+    enc_slot, dec_slot = model.tasks[task] if isinstance(task, str) else task
+    decoder, pad = model.decoders[dec_slot], model.pad_ids.get(dec_slot, PAD)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            memory = model.encode(enc_slot, src)
+            limits = max_lengths(memory.mask, max_len_a, max_len_b, max_len_cap)  # (B,)
+            if beam == 1:
+                return greedy_search(decoder, memory, limits, pad=pad)
+            return beam_search(decoder, memory, beam, limits, alpha, n_best, pad=pad)
+    finally:
+        model.train(was_training)
