@@ -1,4 +1,4 @@
-"""Command line: `mtseq2seq prepare | train | graph` (thin: parse arguments, call the builders)."""
+"""Command line: `mtseq2seq prepare | train | evaluate | translate | graph` (thin: parse, dispatch)."""
 from __future__ import annotations
 
 import argparse
@@ -44,6 +44,15 @@ def add_recipe_args(parser: argparse.ArgumentParser) -> None:
                              "run_dir, else runs/<recipe name>)")
 
 
+def add_decode_args(parser: argparse.ArgumentParser, default_beam: int | None) -> None:
+    where = "the recipe's valid.beam" if default_beam is None else str(default_beam)
+    parser.add_argument("--beam", type=int, default=default_beam, help=f"beam size (default: {where})")
+    parser.add_argument("--alpha", type=float, default=None if default_beam is None else 0.6,
+                        help="length penalty, GNMT style (default: "
+                             f"{'valid.alpha' if default_beam is None else 0.6})")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mtseq2seq", description=__doc__.split("\n")[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -55,6 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--restart", action="store_true",
                        help="start from scratch even if the run directory holds checkpoint_last.pt "
                             "(default: continue from it)")
+    evaluate = commands.add_parser("evaluate", help="decode a split and score every task with its "
+                                   "metric; writes <checkpoint>.<split>.scores.json")
+    add_recipe_args(evaluate)
+    evaluate.add_argument("--checkpoint", required=True, help="e.g. runs/NAME/checkpoint_best.pt")
+    evaluate.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                          help="which of each task's splits to score (default: test)")
+    evaluate.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
+                          help="only these tasks (default: all)")
+    add_decode_args(evaluate, default_beam=None)
+    translate = commands.add_parser("translate", help="translate stdin to stdout with a checkpoint "
+                                    "(any trained encoder with any trained decoder)")
+    translate.add_argument("--checkpoint", required=True)
+    translate.add_argument("--task", default=None, help="a trained task, e.g. en>de")
+    translate.add_argument("--encoder", default=None, help="source slot (with --decoder; the pair "
+                           "need not have been trained together)")
+    translate.add_argument("--decoder", default=None, help="target slot")
+    translate.add_argument("--n-best", type=int, default=1,
+                           help="hypotheses per line; above 1, lines are LINE<TAB>TEXT<TAB>SCORE")
+    translate.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
+    add_decode_args(translate, default_beam=5)
     graph = commands.add_parser("graph", help="print the tasks and which modules they share")
     add_recipe_args(graph)
     return parser
@@ -72,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 def run_command(args: argparse.Namespace) -> int:
     from . import commands  # late: keeps `--help` fast (no torch import)
 
-    return {"prepare": commands.prepare, "train": commands.train,
-            "graph": commands.graph}[args.command](args)
+    return {"prepare": commands.prepare, "train": commands.train, "evaluate": commands.evaluate,
+            "translate": commands.translate, "graph": commands.graph}[args.command](args)
 
 
 if __name__ == "__main__":

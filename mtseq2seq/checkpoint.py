@@ -6,6 +6,7 @@ the training state, the resolved recipe and the vocabularies, so translating nee
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,21 @@ def save_atomic(state: dict, path: Path) -> None:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy a finished checkpoint file to ``dst`` with the same all-or-nothing guarantee."""
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
+    try:
+        with open(src, "rb") as reader, open(tmp, "wb") as writer:
+            shutil.copyfileobj(reader, writer, 1 << 20)
+            writer.flush()
+            os.fsync(writer.fileno())
+        os.replace(tmp, dst)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    _fsync_dir(dst.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

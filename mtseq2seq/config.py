@@ -42,6 +42,8 @@ class TaskConfig:
     ratio: float = 1.0
     data_dir: Optional[str] = None  # overrides the recipe's data_dir for this task
     metric: Optional[str] = None  # overrides the task kind's metric
+    max_len_a: Optional[float] = None  # decoding stops at a * source length + b (kind's default)
+    max_len_b: Optional[int] = None
 
 
 @dataclass
@@ -74,7 +76,14 @@ class TrainConfig:
 @dataclass
 class ValidConfig:
     every: int = 1000
-    max_sentences: Optional[int] = None  # cap per task, for speed
+    max_sentences: Optional[int] = None  # teacher-forced loss/accuracy: cap per task, for speed
+    decode: bool = True  # also decode and score each task with its metric
+    decode_sentences: Optional[int] = None  # cap on decoded sentences per task, for speed
+    beam: int = 1  # beam size for validation decoding and the final test scores
+    alpha: float = 0.6  # length penalty (GNMT); 0 ranks by plain log-probability
+    select: str = "mean"  # best checkpoint + early stopping: weighted mean of main metrics, or a task
+    weights: dict = field(default_factory=dict)  # task -> weight in the mean (default 1)
+    patience: int = 0  # stop after this many validations without a new best (0: never)
 
 
 @dataclass

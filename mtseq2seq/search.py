@@ -1,23 +1,17 @@
 """Greedy and batched beam search over any decoder, driven only through init_state / step / reorder_state.
 
-Terms used throughout:
+- A sentence's *limit* is its most output tokens, EOS not counted (``max_lengths``); at step
+  ``t == limit`` only EOS may follow, so every hypothesis ends with a real, scored EOS.
+- *score*: the model score, sum of the log-probs of the tokens and the EOS; *normalized score*: score
+  divided by the GNMT length penalty ``((5 + len) / 6) ** alpha``, ``len`` counting the EOS; the ranking key.
+- PAD and BOS are never produced; an ended hypothesis is never fed back (its row reads PAD).
 
-- a sentence's *limit* is its maximum number of output tokens, EOS not counted (see ``max_lengths``);
-  at step ``t == limit`` only EOS may follow, so every hypothesis ends with a real, scored EOS;
-- a hypothesis's *score* is the model score: the sum of the log-probabilities of its tokens and of its
-  EOS; its *normalized score* divides that by the GNMT length penalty ``((5 + len) / 6) ** alpha``
-  (Wu et al. 2016), ``len`` counting the EOS. Hypotheses are ranked by the normalized score;
-- PAD and BOS are never produced, and a hypothesis that ended is never fed back to the decoder
-  (its row gets PAD as input, and its output is ignored).
-
-Beam search keeps, for each of the A still-active sentences, K alive hypotheses as rows of one (A*K)
-decoder batch. Each step takes the 2K best extensions of every sentence (one vectorized top-k over all
-K*V options); those among the K best that end in EOS leave the beam as finished hypotheses, and the K
-best that do not end stay alive. A sentence stops once its n-best finished hypotheses cannot be beaten
-by any alive one (scores only fall as tokens are added), or at its limit; stopped sentences leave the
-batch, folded into the single ``reorder_state`` call of the step. Log-softmax runs in float32 and
-scores accumulate in float64, so adding a long prefix's score never merges two distinct log-probs and
-beam 1 picks exactly the tokens greedy search picks (with ``alpha = 0``).
+Beam search holds K alive hypotheses for each of the A active sentences as one (A*K) decoder batch.
+Each step takes the 2K best extensions of every sentence (a vectorized top-k over its K*V options); the
+EOS ones among the K best leave as finished, the K best others stay alive. A sentence stops when no
+alive hypothesis can beat its n-best finished ones, or at its limit, and then leaves the batch within
+the step's single ``reorder_state``. Log-softmax runs in float32 and scores add up in float64, so a
+long prefix's score never merges two log-probs, and beam 1 picks greedy's tokens (at ``alpha = 0``).
 """
 from __future__ import annotations
 
@@ -31,7 +25,7 @@ from torch import Tensor
 from .modules.base import Decoder, EncoderOutput, State
 from .vocab import BOS, EOS, PAD
 
-if TYPE_CHECKING:  # the model module pulls in config and vocab; search itself needs only the contract
+if TYPE_CHECKING:  # search needs only the module contract, not the model's config imports
     from .model import MultiTaskModel
 
 NEG_INF = float("-inf")
@@ -39,26 +33,19 @@ NEG_INF = float("-inf")
 
 @dataclass
 class Hypothesis:
-    """One finished output.
+    """One finished output; hypotheses are ranked by ``norm_score``."""
 
-    Attributes:
-        tokens: output ids, without BOS and EOS.
-        score: model score, the sum of the log-probabilities of ``tokens`` and of the final EOS.
-        norm_score: ``score / length_penalty(len(tokens) + 1, alpha)``; the ranking key.
-    """
-
-    tokens: list[int]
-    score: float
-    norm_score: float
+    tokens: list[int]  # output ids, without BOS and EOS
+    score: float  # model score: the sum of the log-probs of ``tokens`` and of the final EOS
+    norm_score: float  # score / length_penalty(len(tokens) + 1, alpha)
 
 
 @dataclass
 class SearchResult:
-    """The n-best list of every sentence of a batch, in batch order.
+    """``hypotheses[b]``: sentence ``b``'s distinct hypotheses, best (highest ``norm_score``) first.
 
-    ``hypotheses[b]`` holds sentence ``b``'s hypotheses, best (highest ``norm_score``) first, all
-    distinct: one for greedy search, ``n_best`` for beam search (fewer only when fewer outputs with
-    a non-zero probability exist within the sentence's limit).
+    One per sentence from greedy search, ``n_best`` from beam search (fewer only when fewer outputs of
+    non-zero probability exist within the sentence's limit).
     """
 
     hypotheses: list[list[Hypothesis]]
@@ -77,13 +64,7 @@ def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
 
 
 def max_lengths(src_mask: Tensor, a: float, b: int, cap: int) -> Tensor:
-    """Per-sentence limits ``floor(a * src_len + b)`` clamped to ``[0, cap]``.
-
-    Args:
-        src_mask: (B, S) bool, True = real source token.
-    Returns:
-        (B,) long, the most output tokens (EOS not counted) each sentence may get.
-    """
+    """(B,) long limits ``floor(a * src_len + b)`` in ``[0, cap]`` from src_mask (B, S), True = real."""
     src_len = src_mask.sum(dim=1).double()  # (B,)
     # the epsilon keeps e.g. 0.29 * 100 (= 28.999999999999996 in binary) from flooring to 28
     return (a * src_len + b + 1e-9).floor().clamp(0, cap).long()  # (B,)
@@ -98,12 +79,14 @@ def _limits(max_len: Tensor | int, batch: int, device: torch.device) -> Tensor:
     return torch.full((batch,), int(max_len), dtype=torch.long, device=device)  # (B,)
 
 
-def _log_probs(logits: Tensor, at_limit: Tensor, bos: int, eos: int, pad: int) -> Tensor:
-    """Float32 log-probabilities (N, V) of the next token, minus what may not come next.
+def _check_n_best(n_best: int, beam: int) -> None:
+    if not 1 <= n_best <= beam:
+        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
 
-    PAD and BOS get -inf everywhere; rows with ``at_limit`` (N,) True keep only EOS. The values left
-    are the model's own log-probabilities, so scores stay true model scores.
-    """
+
+def _log_probs(logits: Tensor, at_limit: Tensor, bos: int, eos: int, pad: int) -> Tensor:
+    """Float32 log-probs (N, V), PAD and BOS set to -inf, rows ``at_limit`` (N,) left with EOS alone;
+    the values kept are the model's own, so scores stay model scores."""
     logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
     eos_logp = logp[:, eos].clone()  # (N,)
     logp[:, pad] = NEG_INF
@@ -121,12 +104,11 @@ def greedy_search(
     """The most probable next token at every step, for a whole batch at once.
 
     Args:
-        decoder: any ``Decoder``.
-        memory: encoder output, states (B, S, D) and mask (B, S).
+        decoder: any ``Decoder``; memory: its input, states (B, S, D) and mask (B, S).
         max_len: (B,) limits (see ``max_lengths``) or one int for every sentence.
         bos, eos, pad: special ids of the target vocabulary.
     Returns:
-        One hypothesis per sentence; its ``norm_score`` equals its ``score`` (no length penalty).
+        One hypothesis per sentence; ``norm_score`` equals ``score`` (no length penalty).
     """
     batch, device = memory.mask.size(0), memory.mask.device
     limits = _limits(max_len, batch, device)  # (B,)
@@ -187,15 +169,22 @@ class _Finished:
         tokens = torch.zeros(batch, n_best, width, dtype=torch.long, device=device)  # (B, n, W)
         return cls(tokens, lengths, scores, scores.clone())
 
-    def merge(self, rows: Tensor, tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor) -> None:
-        """Keep the n best of the old hypotheses of ``rows`` (A,) and new ones (A, K[, t])."""
-        n_best, width = self.tokens.shape[1:]
+    def add(self, alive: _Beam, cand: _Candidates, t: int, alpha: float, eos: int) -> None:
+        """Keep the n best of the old hypotheses and the EOS candidates ranked among the K best.
+
+        An EOS ranked K+1..2K is dropped, as K better options exist; this also makes beam 1 greedy.
+        """
+        (n_best, width), beam, rows = self.tokens.shape[1:], alive.scores.size(1), alive.rows
+        scores, tokens = cand.scores[:, :beam], cand.tokens[:, :beam]  # (A, K)
+        ended = tokens.eq(eos) & scores.isfinite()  # (A, K)
+        lengths = torch.full_like(tokens, t)  # (A, K) output tokens before the EOS
+        norm = (scores / length_penalty(lengths + 1, alpha)).masked_fill(~ended, NEG_INF)  # (A, K)
         best, pick = torch.cat([self.norm[rows], norm], dim=1).topk(n_best, dim=1)  # (A, n)
         self.norm[rows] = best
         self.scores[rows] = torch.cat([self.scores[rows], scores], dim=1).gather(1, pick)  # (A, n)
         self.lengths[rows] = torch.cat([self.lengths[rows], lengths], dim=1).gather(1, pick)  # (A, n)
-        tokens = F.pad(tokens, (0, width - tokens.size(2)))  # (A, K, W)
-        both = torch.cat([self.tokens[rows], tokens], dim=1)  # (A, n + K, W)
+        history = F.pad(_gather_beams(alive.tokens, cand.beams[:, :beam]), (0, width - t))  # (A, K, W)
+        both = torch.cat([self.tokens[rows], history], dim=1)  # (A, n + K, W)
         self.tokens[rows] = both.gather(1, pick[:, :, None].expand(-1, -1, width))  # (A, n, W)
 
 
@@ -214,8 +203,8 @@ def _init_beam(decoder: Decoder, memory: EncoderOutput, beam: int, limits: Tenso
 def _select_candidates(alive: _Beam, logp: Tensor) -> _Candidates:
     """The 2K best extensions per sentence among all K*V, from logp (A*K, V).
 
-    A token outside its own row's top 2K has 2K better options in the same sentence, so a top-k per
-    row first shrinks the sentence-wide top-k from K*V to K*2K options without changing the result.
+    A token outside its row's top 2K has 2K better options in its sentence, so a top-k per row first
+    shrinks the sentence-wide top-k from K*V to K*2K options without changing the result.
     """
     active, beam = alive.scores.shape
     per_row = min(2 * beam, logp.size(-1))
@@ -229,20 +218,6 @@ def _select_candidates(alive: _Beam, logp: Tensor) -> _Candidates:
 def _gather_beams(tokens: Tensor, beams: Tensor) -> Tensor:
     """tokens (A, K, t) of the hypotheses ``beams`` (A, C) -> (A, C, t)."""
     return tokens.gather(1, beams[:, :, None].expand(-1, -1, tokens.size(2)))  # (A, C, t)
-
-
-def _finalize(finished: _Finished, alive: _Beam, cand: _Candidates, t: int, alpha: float, eos: int) -> None:
-    """Move EOS candidates ranked among the K best of their sentence into ``finished``.
-
-    An EOS ranked K+1..2K is dropped, as K better options exist; this also makes beam 1 greedy.
-    """
-    beam = alive.scores.size(1)
-    scores, tokens = cand.scores[:, :beam], cand.tokens[:, :beam]  # (A, K)
-    ended = tokens.eq(eos) & scores.isfinite()  # (A, K)
-    lengths = torch.full_like(tokens, t)  # (A, K) output tokens before the EOS
-    norm = (scores / length_penalty(lengths + 1, alpha)).masked_fill(~ended, NEG_INF)  # (A, K)
-    history = _gather_beams(alive.tokens, cand.beams[:, :beam])  # (A, K, t)
-    finished.merge(alive.rows, history, lengths, scores, norm)
 
 
 def _advance(alive: _Beam, cand: _Candidates, eos: int, pad: int) -> Tensor:
@@ -288,16 +263,14 @@ def beam_search(
     """Batched beam search (see the module docstring for the algorithm).
 
     Args:
-        decoder: any ``Decoder``.
-        memory: encoder output, states (B, S, D) and mask (B, S).
+        decoder: any ``Decoder``; memory: its input, states (B, S, D) and mask (B, S).
         beam: K, alive hypotheses per sentence.
         max_len: (B,) limits (see ``max_lengths``) or one int for every sentence.
         alpha: GNMT length penalty exponent; 0 ranks by model score.
         n_best: hypotheses returned per sentence, at most ``beam``.
         bos, eos, pad: special ids of the target vocabulary.
     """
-    if not 1 <= n_best <= beam:
-        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
+    _check_n_best(n_best, beam)
     batch, device = memory.mask.size(0), memory.mask.device
     limits = _limits(max_len, batch, device)  # (B,)
     width = int(limits.max()) if batch else 0
@@ -308,7 +281,7 @@ def beam_search(
         logits, alive.state = decoder.step(prev, alive.memory, alive.state)  # (A*K, V)
         at_limit = (alive.limits <= t).repeat_interleave(beam)  # (A*K,)
         cand = _select_candidates(alive, _log_probs(logits, at_limit, bos, eos, pad))
-        _finalize(finished, alive, cand, t, alpha, eos)
+        finished.add(alive, cand, t, alpha, eos)
         order = _advance(alive, cand, eos, pad)  # (A, K)
         prev = _prune(decoder, alive, order, ~_sentences_done(alive, finished, t, alpha))  # (A'*K,)
         if prev.numel() == 0:
@@ -327,7 +300,7 @@ def _result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor, skip_
 
 
 def decode(
-    model: "MultiTaskModel", task: str | tuple[str, str], src: Tensor, beam: int = 5, alpha: float = 0.0,
+    model: MultiTaskModel, task: str | tuple[str, str], src: Tensor, beam: int = 5, alpha: float = 0.0,
     n_best: int = 1, max_len_a: float = 1.5, max_len_b: int = 10, max_len_cap: int = 256,
 ) -> SearchResult:
     """Encode ``src`` (B, S) and search: greedy when ``beam == 1``, beam search otherwise.
@@ -336,10 +309,10 @@ def decode(
         model: a ``MultiTaskModel``; it runs in eval mode, and its mode is restored afterwards.
         task: a task name of ``model`` or an (encoder slot, decoder slot) pair.
         src: (B, S) source ids, right-padded with the source slot's PAD.
+        beam, alpha, n_best: as in ``beam_search``.
         max_len_a, max_len_b, max_len_cap: limits ``floor(a * src_len + b)``, at most ``cap``.
     """
-    if not 1 <= n_best <= beam:
-        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
+    _check_n_best(n_best, beam)
     enc_slot, dec_slot = model.tasks[task] if isinstance(task, str) else task
     decoder, pad = model.decoders[dec_slot], model.pad_ids.get(dec_slot, PAD)
     was_training = model.training

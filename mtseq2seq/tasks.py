@@ -14,10 +14,20 @@ class TaskKind:
     metric: str  # the main metric: selects checkpoints and is printed first
     extra_metrics: tuple[str, ...] = ()
     description: str = ""
+    max_len_a: float = 2.0  # default decoding limit: a * source length + b tokens
+    max_len_b: int = 10
 
 
 KINDS: dict[str, TaskKind] = {
     "translation": TaskKind("translation", "bleu", ("chrf",), "text in one language to another"),
-    "parsing": TaskKind("parsing", "tree_f1", (), "sentence to a linearized constituency tree"),
+    "parsing": TaskKind("parsing", "tree_f1", (), "sentence to a linearized constituency tree",
+                        max_len_a=4.0),
     "autoencoder": TaskKind("autoencoder", "bleu", ("exact_match",), "reconstruct the input"),
 }
+
+
+def task_metrics(kind: str, override: str | None) -> list[str]:
+    """Metric names for a task: the main one first (the recipe's `metric:` if given)."""
+    spec = KINDS[kind]
+    main = override or spec.metric
+    return [main, *[m for m in (spec.metric, *spec.extra_metrics) if m != main]]

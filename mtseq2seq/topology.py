@@ -29,6 +29,7 @@ def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
     dec_sizes = check_modules(recipe.decoders, DECODERS, "decoders", "memory_size", problems)
     problems += check_tasks(recipe, enc_sizes, dec_sizes)
     problems += check_schedule(recipe)
+    problems += check_valid(recipe)
     if check_files:
         problems += check_data_files(recipe)
     return problems
@@ -176,6 +177,28 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
                     f"{dec_sizes[task.decoder]} (set the same dim on both)")
         if task.ratio is not None and task.ratio <= 0:
             problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
+    return problems
+
+
+def check_valid(recipe: Recipe) -> list[str]:
+    """Metric names, the selection target and the weights of the mean."""
+    from .metrics import METRICS
+
+    problems = []
+    for name, task in recipe.tasks.items():
+        if task.metric is not None and task.metric not in METRICS:
+            problems.append(f"tasks.{name}.metric: unknown metric '{task.metric}' (known: "
+                            f"{', '.join(sorted(METRICS))}{close_match(task.metric, METRICS)})")
+    valid = recipe.valid
+    if valid.select != "mean" and valid.select not in recipe.tasks:
+        problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name "
+                        f"({', '.join(recipe.tasks)}){close_match(valid.select, recipe.tasks)}")
+    for task in valid.weights or {}:
+        if task not in recipe.tasks:
+            problems.append(f"valid.weights.{task}: no such task (tasks: {', '.join(recipe.tasks)})"
+                            f"{close_match(task, recipe.tasks)}")
+    if valid.beam < 1:
+        problems.append(f"valid.beam: got {valid.beam}, expected at least 1")
     return problems
 
 

@@ -1,8 +1,10 @@
 """The training loop: scheduler -> task -> batch -> loss -> update; validation and checkpoints.
 
-Each update trains the task(s) the scheduler names; every `valid.every` updates every task is
-validated, `checkpoint_last.pt` is written, and `checkpoint_best.pt` when the mean token accuracy
-over tasks improves. `metrics.jsonl` in the run directory gets one JSON line per task and event.
+Each update trains the task(s) the scheduler names. Every `valid.every` updates each task is
+validated (teacher-forced loss and accuracy, and its own metric on decoded output), then
+`checkpoint_last.pt` is written, `checkpoint_best.pt` when the selection score (weighted mean of the
+tasks' main metrics, or one task's) improves, and `checkpoint_best_<task>.pt` per task. Every event
+goes to `metrics.jsonl` in the run directory, one JSON line per task.
 """
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import Recipe
 from .data.batching import TaskIterator
-from .loss import label_smoothed_loss
+from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
+from .loss import LossOutput, label_smoothed_loss
 from .model import MultiTaskModel
 from .optim import LRSchedule, build_optimizer
 from .run import load_task_data
 from .scheduler import build_scheduler
+from .selection import BestTracker
 from .validate import ValidResult, format_table, validate_task
 from .vocab import Vocab
 
@@ -33,6 +37,11 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
+
+
+def best_task_name(task: str) -> str:
+    """File name of a task's best checkpoint ('en>de' -> 'checkpoint_best_en-de.pt')."""
+    return f"checkpoint_best_{task.replace('>', '-')}.pt"
 
 
 class Trainer:
@@ -47,6 +56,8 @@ class Trainer:
         self.tasks = list(recipe.tasks)
         self.train_data = {t: d for t, (d, _) in load_task_data(recipe, vocabs, "train").items()}
         self.valid_data = {t: d for t, (d, _) in load_task_data(recipe, vocabs, "valid").items()}
+        self.valid_refs = {t: reference_lines(recipe, t, "valid", d)
+                           for t, d in self.valid_data.items()} if recipe.valid.decode else {}
         self.iterators = {t: TaskIterator(self.train_data[t], self.cfg.batch_tokens, recipe.seed + i)
                           for i, t in enumerate(self.tasks)}
         self.scheduler = build_scheduler(
@@ -55,8 +66,10 @@ class Trainer:
             [len(self.train_data[t]) for t in self.tasks], recipe.seed)
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.lr = LRSchedule(self.optimizer, self.cfg)
-        self.step = 0
-        self.best: dict = {"score": None, "step": None, "results": []}
+        valid = recipe.valid
+        self.tracker = BestTracker(valid.select, dict(valid.weights), valid.patience)
+        self.step, self.stopped_early = 0, False
+        self.best_report: dict = {"valid": [], "scores": []}
         self.running: dict[str, list[float]] = {t: [0.0, 0] for t in self.tasks}
 
     def pad_id(self, task: str) -> int:
@@ -81,7 +94,7 @@ class Trainer:
         self.lr.step()
         return stats
 
-    def _forward_backward(self, task: str):
+    def _forward_backward(self, task: str) -> LossOutput:
         batch = next(self.iterators[task]).to(self.device)
         with self._autocast():
             logits = self.model(task, batch.src, batch.tgt_in)  # (B, T, V)
@@ -93,24 +106,24 @@ class Trainer:
         return nullcontext()
 
     # ---- the loop ---------------------------------------------------------------------------
-    def train(self) -> list[ValidResult]:
-        """Train to ``max_steps``; returns the validation results of the best checkpoint."""
+    def train(self) -> dict:
+        """Train to ``max_steps`` (or early stop); returns the report of the best validation."""
         every = max(self.recipe.valid.every, 1)
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
-        while self.step < self.cfg.max_steps:
+        while self.step < self.cfg.max_steps and not self.stopped_early:
             stats = self.train_step(self.scheduler.next_tasks())
             self.step += 1
             self._record(stats, bar)
             if self.step % every == 0 or self.step == self.cfg.max_steps:
                 self.validate_and_save()
         bar.close()
-        log.info("best checkpoint: step %s, mean token accuracy %.2f%%\n%s", self.best["step"],
-                 self.best["score"], format_table(self.best["results"]))
-        return self.best["results"]
+        log.info("best checkpoint: step %s, selection score %.2f", self.tracker.best_step,
+                 self.tracker.best_score or 0.0)
+        return self.best_report
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:
-        for task, (loss, tokens) in stats.items():
+        for task, (loss, _) in stats.items():
             running = self.running[task]
             running[0], running[1] = running[0] + loss, running[1] + 1
         bar.update(1)
@@ -125,28 +138,51 @@ class Trainer:
                 f"{t} {r[0] / r[1]:.3f}" for t, r in self.running.items() if r[1]))
             self.running = {t: [0.0, 0] for t in self.tasks}
 
-    def validate(self) -> list[ValidResult]:
-        results = [validate_task(self.model, task, self.valid_data[task], self.cfg.batch_tokens,
-                                 self.device, self.pad_id(task), self.recipe.valid.max_sentences)
-                   for task in self.tasks if task in self.valid_data]
-        for r in results:
+    # ---- validation -------------------------------------------------------------------------
+    def validate(self) -> tuple[list[ValidResult], list[TaskScore]]:
+        """Teacher-forced results for every task, and decoded scores when `valid.decode`."""
+        valid = self.recipe.valid
+        forced = [validate_task(self.model, task, data, self.cfg.batch_tokens, self.device,
+                                self.pad_id(task), valid.max_sentences)
+                  for task, data in self.valid_data.items()]
+        for r in forced:
             self.log_metrics({"split": "valid", **r.as_dict()})
-        return results
+        if not valid.decode:
+            return forced, []
+        settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
+                                  valid.decode_sentences)
+        scores = [evaluate_task(self.recipe, task, self.model, self.vocabs, "valid", data,
+                                settings, self.device, self.valid_refs[task])[0]
+                  for task, data in self.valid_data.items()]
+        for s in scores:
+            self.log_metrics({"split": "valid", "task": s.task, s.metric: s.score, **s.others,
+                              "decoded": s.sentences})
+        return forced, scores
 
     def validate_and_save(self) -> None:
-        results = self.validate()
-        if not results:
-            self.save("checkpoint_last.pt")
+        forced, scores = self.validate()
+        last = self.run_dir / "checkpoint_last.pt"
+        if not forced:
+            checkpoint.save_atomic(self.state_dict(), last)
             return
-        score = sum(r.acc for r in results) / len(results)
-        self.lr.observe(sum(r.loss for r in results) / len(results))
-        log.info("step %d validation (mean acc %.2f%%)\n%s", self.step, score, format_table(results))
-        improved = self.best["score"] is None or score > self.best["score"]
-        if improved:
-            self.best = {"score": score, "step": self.step, "results": results}
-        self.save("checkpoint_last.pt")
-        if improved:
-            self.save("checkpoint_best.pt")
+        main = {s.task: s.score for s in scores} or {r.task: r.acc for r in forced}
+        verdict = self.tracker.update(self.step, main)
+        self.lr.observe(sum(r.loss for r in forced) / len(forced))
+        self.stopped_early = verdict.stop
+        log.info("step %d validation (selection score %.2f%s)\n%s%s", self.step,
+                 verdict.selection_score, ", new best" if verdict.overall_improved else "",
+                 format_table(forced), "\n" + format_scores(scores) if scores else "")
+        if verdict.overall_improved:
+            self.best_report = {"valid": [r.as_dict() for r in forced],
+                                "scores": [s.as_dict() for s in scores], "step": self.step}
+        checkpoint.save_atomic(self.state_dict(), last)
+        if verdict.overall_improved:
+            checkpoint.copy_atomic(last, self.run_dir / "checkpoint_best.pt")
+        for task in verdict.tasks_improved:
+            checkpoint.copy_atomic(last, self.run_dir / best_task_name(task))
+        if verdict.stop:
+            log.info("early stop: no better '%s' score in %d validations", self.tracker.select,
+                     self.tracker.patience)
 
     def log_metrics(self, record: dict) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
@@ -160,14 +196,11 @@ class Trainer:
             "scheduler": self.scheduler.state_dict(),
             "iterators": {t: it.state_dict() for t, it in self.iterators.items()},
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
-            "best": {"score": self.best["score"], "step": self.best["step"],
-                     "results": [r.as_dict() for r in self.best["results"]]},
+            "tracker": self.tracker.state_dict(), "best_report": self.best_report,
+            "stopped_early": self.stopped_early,
             "recipe": self.recipe.resolved,
             "vocabs": {slot: v.to_state() for slot, v in self.vocabs.items()},
         }
-
-    def save(self, name: str) -> None:
-        checkpoint.save_atomic(self.state_dict(), self.run_dir / name)
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -178,7 +211,6 @@ class Trainer:
             self.iterators[task].load_state_dict(it_state)
         torch.set_rng_state(state["rng"]["torch"])
         random.setstate(state["rng"]["python"])
-        best = state["best"]
-        self.best = {"score": best["score"], "step": best["step"],
-                     "results": [ValidResult(**r) for r in best["results"]]}
+        self.tracker.load_state_dict(state["tracker"])
+        self.best_report, self.stopped_early = state["best_report"], state["stopped_early"]
         self.step = int(state["step"])

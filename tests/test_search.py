@@ -292,11 +292,34 @@ def test_toy_beam_two_escapes_the_greedy_trap() -> None:
     assert greedy.best_tokens() == [[A], [A]]
     assert greedy.hypotheses[0][0].score == pytest.approx(math.log(0.55 * 0.4))
     assert beam_search(decoder, memory, 1, 5).best_tokens() == [[A], [A]]
+    assert not any(EOS in step.tolist() for step in decoder.inputs)  # an ended hypothesis is not fed on
     beam = beam_search(decoder, memory, 2, torch.tensor([5, 1]), n_best=2)
     for hyps in beam.hypotheses:
         assert [h.tokens for h in hyps] == [[B], [A]]
         assert [h.score for h in hyps] == pytest.approx([math.log(0.45 * 0.9), math.log(0.55 * 0.4)])
     assert not any(EOS in step.tolist() for step in decoder.inputs)  # an ended hypothesis is not fed on
+
+
+def test_toy_beam_one_is_greedy_even_when_a_dropped_eos_scored_better() -> None:
+    """Greedy takes A (0.6 > EOS 0.4), then [A] ends at 0.6 * 0.55 = 0.33 < 0.4. Beam 1 keeps an EOS only
+    when it ranks first, so it gives [A] too (and beam 2, which keeps both, finds [])."""
+    table = {BOS: {A: 0.6, EOS: 0.4}, A: {EOS: 0.55, B: 0.45}, B: {EOS: 0.5, A: 0.5}}
+    decoder, memory = TableDecoder(table), toy_memory(1)
+    assert greedy_search(decoder, memory, 4).best_tokens() == [[A]]
+    assert beam_search(decoder, memory, 1, 4).best_tokens() == [[A]]
+    assert beam_search(decoder, memory, 2, 4).best_tokens() == [[]]
+
+
+def test_toy_search_goes_on_while_a_longer_output_can_win_on_normalized_score() -> None:
+    """[] ends first with log 0.3 = -1.20; the alive [A] has log 0.24 = -1.43, below -1.20, but with
+    alpha = 1 it may still be divided by up to (5 + 5) / 6, and [A, B] does win: log(0.24 * 0.99 * 0.99)
+    / (8 / 6) = -1.09. With alpha = 0 the search stops at once with []."""
+    table = {BOS: {EOS: 0.3, A: 0.24, B: 0.23, UNK: 0.23}, A: {B: 0.99, EOS: 0.01}, B: {EOS: 0.99, A: 0.01}}
+    decoder, memory = TableDecoder(table), toy_memory(1)
+    assert beam_search(decoder, memory, 1, 4).best_tokens() == [[]]
+    best = beam_search(decoder, memory, 1, 4, alpha=1.0).hypotheses[0][0]
+    assert best.tokens == [A, B]
+    assert best.norm_score == pytest.approx(math.log(0.24 * 0.99 * 0.99) / (8 / 6))
 
 
 def test_toy_length_penalty_prefers_the_longer_output() -> None:

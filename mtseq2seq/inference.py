@@ -1,0 +1,83 @@
+"""Everything a trained checkpoint needs to translate or be evaluated: recipe, vocabularies, model.
+
+The checkpoint alone is enough: it stores the resolved recipe and the vocabularies as plain data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from . import checkpoint
+from .config import Recipe, recipe_from_dict
+from .errors import CheckpointError, UserError, close_match
+from .model import MultiTaskModel
+from .search import Hypothesis, decode
+from .vocab import EOS, Vocab
+
+
+@dataclass
+class Loaded:
+    recipe: Recipe
+    vocabs: dict[str, Vocab]
+    model: MultiTaskModel
+    step: int
+
+
+def load_checkpoint(path: str | Path, device: torch.device, recipe: Recipe | None = None) -> Loaded:
+    """Model and vocabularies from a checkpoint; ``recipe`` (for its data paths) defaults to the
+    checkpoint's own. A CheckpointError if the weights do not fit the recipe's modules."""
+    state = checkpoint.load(path)
+    if recipe is None:
+        try:
+            recipe = recipe_from_dict(state["recipe"], path=str(path))
+        except UserError as err:
+            raise CheckpointError(err.problems, header=f"{path}: stored recipe") from None
+    vocabs = {slot: Vocab.from_state(v) for slot, v in state["vocabs"].items()}
+    model = MultiTaskModel.build(recipe, vocabs)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as err:
+        first = str(err).splitlines()[:3]
+        raise CheckpointError(f"{path}: the weights do not fit the recipe's modules (was it "
+                              f"trained with another recipe?): {' '.join(first)[:400]}") from None
+    model.to(device).eval()
+    return Loaded(recipe, vocabs, model, int(state.get("step", 0)))
+
+
+def resolve_pair(loaded: Loaded, task: str | None, encoder: str | None, decoder: str | None
+                 ) -> tuple[str, str]:
+    """(encoder slot, decoder slot) from a task name or an explicit pair (zero-shot allowed)."""
+    model = loaded.model
+    if task is not None:
+        if task not in model.tasks:
+            raise UserError(f"--task: no task '{task}' in the checkpoint (tasks: "
+                            f"{', '.join(model.tasks)}{close_match(task, model.tasks)})")
+        return model.tasks[task]
+    if encoder is None or decoder is None:
+        raise UserError("name a --task, or both --encoder and --decoder")
+    for flag, slot, modules in (("--encoder", encoder, model.encoders),
+                                ("--decoder", decoder, model.decoders)):
+        if slot not in modules:
+            raise UserError(f"{flag}: the checkpoint has no {flag[2:]} for slot '{slot}' "
+                            f"({flag[2:]}s: {', '.join(modules)}{close_match(slot, modules)})")
+    return encoder, decoder
+
+
+def translate_lines(loaded: Loaded, pair: tuple[str, str], lines: list[str], beam: int,
+                    alpha: float, n_best: int, batch_size: int, max_len: tuple[float, int],
+                    device: torch.device) -> Iterator[tuple[int, list[Hypothesis]]]:
+    """(line number, n-best) for every non-empty line, batched by length; empty lines are skipped."""
+    src_vocab = loaded.vocabs[pair[0]]
+    ids = src_vocab.encode(lines)
+    order = sorted((i for i, line in enumerate(lines) if line.strip()), key=lambda i: len(ids[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        src = torch.nn.utils.rnn.pad_sequence(
+            [torch.tensor(ids[i] + [EOS]) for i in rows], batch_first=True,
+            padding_value=src_vocab.pad_id).to(device)
+        result = decode(loaded.model, pair, src, beam=beam, alpha=alpha, n_best=n_best,
+                        max_len_a=max_len[0], max_len_b=max_len[1])
+        yield from zip(rows, result.hypotheses)

@@ -1,0 +1,54 @@
+"""Vocabularies: SentencePiece (unigram, BPE) and word lists, sharing, plain-data round trip."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mtseq2seq.config import VocabConfig, load_recipe
+from mtseq2seq.errors import ConfigError
+from mtseq2seq.vocab import EOS, SentencePieceVocab, Vocab, WordVocab, load_or_train
+from tests.conftest import tiny_recipe, write_recipe
+
+LINES = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a song"] * 20
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_sentencepiece_round_trip(model_type: str) -> None:
+    vocab = SentencePieceVocab.train(iter(LINES), VocabConfig(size=40, model_type=model_type))
+    ids = vocab.encode(["the cat sang"])[0]
+    assert all(EOS < i < len(vocab) for i in ids)
+    assert vocab.decode(ids + [EOS, 0]) == "the cat sang"
+    again = Vocab.from_state(vocab.to_state())
+    assert again.encode(["the cat sang"])[0] == ids and again.fingerprint == vocab.fingerprint
+
+
+def test_word_vocab_orders_by_frequency_and_maps_unknown() -> None:
+    vocab = WordVocab.train(iter(["(S XX XX )S", "(S XX )S"]), VocabConfig(type="words"))
+    assert vocab.words[:5] == ["<pad>", "<unk>", "<s>", "</s>", "XX"]
+    assert vocab.encode(["XX (NP"])[0] == [4, 1]
+    assert Vocab.from_state(vocab.to_state()).words == vocab.words
+
+
+def test_shared_vocabulary_is_one_object_trained_on_both_slots(tiny_corpus: Path,
+                                                               tmp_path: Path) -> None:
+    raw = tiny_recipe(tiny_corpus)
+    raw["vocabs"]["de"] = {"share": "en"}
+    de = tiny_corpus / "train.de"
+    de.write_text(de.read_text().replace("cat", "katze"))
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", raw))
+    vocabs = load_or_train(recipe, tmp_path / "run")
+    assert vocabs["de"] is vocabs["en"] and vocabs["parse"] is not vocabs["en"]
+    assert sorted((tmp_path / "run" / "vocab").iterdir()) == [
+        tmp_path / "run" / "vocab" / "en.words", tmp_path / "run" / "vocab" / "parse.words"]
+    assert {"cat", "katze"} <= vocabs["en"].index.keys()  # words of both slots
+    assert "XX" not in vocabs["en"].index
+    reloaded = load_or_train(recipe, tmp_path / "run")  # read back, not trained again
+    assert reloaded["en"].words == vocabs["en"].words
+
+
+def test_share_must_name_an_owner(tiny_corpus: Path, tmp_path: Path) -> None:
+    raw = tiny_recipe(tiny_corpus)
+    raw["vocabs"]["de"] = {"share": "eng"}
+    with pytest.raises(ConfigError, match=r"vocabs.de.share: no vocabulary for slot 'eng'; did you"):
+        load_recipe(write_recipe(tmp_path / "r.yaml", raw))
