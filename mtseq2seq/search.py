@@ -11,7 +11,8 @@ Each step takes the 2K best extensions of every sentence (a vectorized top-k ove
 EOS ones among the K best leave as finished, the K best others stay alive. A sentence stops when no
 alive hypothesis can beat its n-best finished ones, or at its limit, and then leaves the batch within
 the step's single ``reorder_state``. Log-softmax runs in float32 and scores add up in float64, so a
-long prefix's score never merges two log-probs, and beam 1 picks greedy's tokens (at ``alpha = 0``).
+long prefix's score never merges two log-probs, and beam 1 picks greedy's tokens (at ``alpha = 0``;
+exact ties in log-probability aside, which ``topk`` breaks arbitrarily).
 """
 from __future__ import annotations
 

@@ -77,6 +77,7 @@ def test_evaluate_writes_table_and_json(trained, capsys) -> None:
     assert "en>de" in table and "bleu" in table and "tree_f1" in table
     report = json.loads(ckpt.with_name("checkpoint_best.test.scores.json").read_text())
     scores = {s["task"]: s for s in report["scores"]}
-    assert scores["en>de"]["score"] == 100.0 and scores["en>parse"]["score"] == 100.0
+    assert scores["en>de"]["score"] == pytest.approx(100.0)
+    assert scores["en>parse"]["score"] == pytest.approx(100.0)
     assert scores["en>de"]["sentences"] == 40 and "version:" in scores["en>de"]["signature"]
     assert main(["evaluate", str(recipe), "--checkpoint", str(ckpt), "--tasks", "en>xx"]) == 2
