@@ -54,16 +54,22 @@ def add_decode_args(parser: argparse.ArgumentParser, default_beam: int | None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mtseq2seq", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="mtseq2seq", description="Multi-task sequence-to-sequence learning: train recipes, "
+        "evaluate every task with its metric, translate with any encoder/decoder pair.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     prepare = commands.add_parser("prepare", help="train vocabularies and encode the data (cached)")
     add_recipe_args(prepare)
     train = commands.add_parser("train", help="train a recipe (prepares what is missing first)")
     add_recipe_args(train)
-    train.add_argument("--restart", action="store_true",
-                       help="start from scratch even if the run directory holds checkpoint_last.pt "
-                            "(default: continue from it)")
+    resume = train.add_mutually_exclusive_group()
+    resume.add_argument("--resume", action="store_true",
+                        help="continue from the run directory's checkpoint_last.pt (an error if "
+                             "there is none); re-running without it continues too")
+    resume.add_argument("--restart", action="store_true",
+                        help="start from scratch even if the run directory holds "
+                             "checkpoint_last.pt")
     evaluate = commands.add_parser("evaluate", help="decode a split and score every task with its "
                                    "metric; writes <checkpoint>.<split>.scores.json")
     add_recipe_args(evaluate)

@@ -75,3 +75,14 @@ def load(path: str | Path, map_location: Any = "cpu") -> dict:
     if not isinstance(state, dict) or state.get("format") != FORMAT or "model" not in state:
         raise CheckpointError(f"checkpoint '{path}' is not an mtseq2seq checkpoint (format {FORMAT})")
     return state
+
+
+def prune_steps(run_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``checkpoint_step<N>.pt`` files."""
+    found = []
+    for path in run_dir.glob("checkpoint_step*.pt"):
+        digits = path.stem[len("checkpoint_step"):]
+        if digits.isdigit():
+            found.append((int(digits), path))
+    for _, path in sorted(found)[:-keep] if keep > 0 else []:
+        path.unlink(missing_ok=True)

@@ -45,12 +45,20 @@ def train(args: argparse.Namespace) -> int:
     vocabs = prepare_run(recipe, run_dir)
     trainer = Trainer(recipe, run_dir, vocabs)
     last = run_dir / "checkpoint_last.pt"
+    if args.resume and not last.is_file():
+        raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
     if last.is_file() and not args.restart:
         state = checkpoint.load(last)
         check_same_recipe(state["recipe"], recipe.resolved, last)
         trainer.load_state_dict(state)
         log.info("continuing from %s at step %d", last, trainer.step)
     report = trainer.train()
+    if trainer.interrupted:
+        again = " ".join(["mtseq2seq", "train", args.recipe, *[f"--set {o}" for o in args.overrides],
+                          "--run-dir", str(run_dir), "--resume"])
+        print(f"\nstopped by {trainer.interrupted} at step {trainer.step}; {last} holds the state. "
+              f"Continue with:\n  {again}", file=sys.stderr)
+        return 130
     best = run_dir / "checkpoint_best.pt"
     print(f"\nvalidation of the best checkpoint (step {report.get('step')}, {best}):")
     print(format_table([ValidResult(**r) for r in report["valid"]]))

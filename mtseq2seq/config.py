@@ -69,6 +69,9 @@ class TrainConfig:
     label_smoothing: float = 0.1
     accumulate: int = 1  # batches per update
     log_every: int = 100
+    keep_last: int = 0  # also keep checkpoint_step<N>.pt of the last N validations (0: none)
+    max_bad_steps: int = 10  # stop after this many updates in a row with a non-finite loss/gradient
+    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU (AVX-512 BF16) or CUDA
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = None  # torch intra-op threads on CPU
 

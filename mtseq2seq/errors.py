@@ -31,6 +31,10 @@ class DataError(UserError):
     """A problem in a data file: names the file and, where it helps, the line."""
 
 
+class TrainingError(UserError):
+    """Training cannot go on (e.g. the loss stays non-finite); the last good checkpoint is kept."""
+
+
 class CheckpointError(UserError):
     """A checkpoint that cannot be read or does not fit the recipe."""
 

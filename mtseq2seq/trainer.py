@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 from contextlib import nullcontext
 from pathlib import Path
@@ -20,6 +21,8 @@ from tqdm import tqdm
 from . import checkpoint
 from .config import Recipe
 from .data.batching import TaskIterator
+from .errors import TrainingError
+from .interrupt import StopRequest
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
 from .loss import LossOutput, label_smoothed_loss
 from .model import MultiTaskModel
@@ -68,7 +71,8 @@ class Trainer:
         self.lr = LRSchedule(self.optimizer, self.cfg)
         valid = recipe.valid
         self.tracker = BestTracker(valid.select, dict(valid.weights), valid.patience)
-        self.step, self.stopped_early = 0, False
+        self.step, self.stopped_early, self.interrupted = 0, False, None
+        self.bad_in_a_row, self.skipped = 0, {}
         self.best_report: dict = {"valid": [], "scores": []}
         self.running: dict[str, list[float]] = {t: [0.0, 0] for t in self.tasks}
 
@@ -77,7 +81,11 @@ class Trainer:
 
     # ---- one update -------------------------------------------------------------------------
     def train_step(self, tasks: list[str]) -> dict[str, tuple[float, int]]:
-        """One optimizer update over ``tasks`` (each ``accumulate`` batches); per-task loss/token."""
+        """One optimizer update over ``tasks`` (each ``accumulate`` batches); per-task loss/token.
+
+        A non-finite loss or gradient skips the update (counted per task); `max_bad_steps` such
+        updates in a row raise TrainingError, leaving the last good checkpoint as it was.
+        """
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         stats = {}
@@ -87,12 +95,32 @@ class Trainer:
                 out = self._forward_backward(task)
                 loss_sum, tokens = loss_sum + float(out.loss.detach()), tokens + out.tokens
             stats[task] = (loss_sum / max(tokens, 1), tokens)
-        if self.cfg.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(
-                [p for p in self.model.parameters() if p.grad is not None], self.cfg.clip_norm)
+        params = [p for p in self.model.parameters() if p.grad is not None]
+        norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm or float("inf"))
+        if not (torch.isfinite(norm) and all(math.isfinite(v[0]) for v in stats.values())):
+            self._skip_update(tasks, stats)
+            return {}
+        self.bad_in_a_row = 0
         self.optimizer.step()
         self.lr.step()
         return stats
+
+    def _skip_update(self, tasks: list[str], stats: dict[str, tuple[float, int]]) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.bad_in_a_row += 1
+        for task in tasks:
+            self.skipped[task] = self.skipped.get(task, 0) + 1
+        log.warning("step %d: non-finite loss or gradient in %s (losses %s); update skipped "
+                    "(%d in a row)", self.step + 1, ", ".join(tasks),
+                    {t: v[0] for t, v in stats.items()}, self.bad_in_a_row)
+        self.log_metrics({"split": "train", "event": "skipped_update", "tasks": tasks,
+                          "skipped_per_task": dict(self.skipped)})
+        if self.bad_in_a_row >= self.cfg.max_bad_steps:
+            raise TrainingError(
+                f"{self.bad_in_a_row} updates in a row had a non-finite loss or gradient (last "
+                f"tasks: {', '.join(tasks)}); stopped at step {self.step}. The last good "
+                f"checkpoint is {self.run_dir / 'checkpoint_last.pt'}; try a lower train.lr, "
+                f"a smaller train.clip_norm or train.precision=fp32")
 
     def _forward_backward(self, task: str) -> LossOutput:
         batch = next(self.iterators[task]).to(self.device)
@@ -103,20 +131,28 @@ class Trainer:
         return out
 
     def _autocast(self):
+        if self.cfg.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
     # ---- the loop ---------------------------------------------------------------------------
     def train(self) -> dict:
-        """Train to ``max_steps`` (or early stop); returns the report of the best validation."""
+        """Train to ``max_steps`` (or early stop, or a stop signal); returns the best report."""
         every = max(self.recipe.valid.every, 1)
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
-        while self.step < self.cfg.max_steps and not self.stopped_early:
-            stats = self.train_step(self.scheduler.next_tasks())
-            self.step += 1
-            self._record(stats, bar)
-            if self.step % every == 0 or self.step == self.cfg.max_steps:
-                self.validate_and_save()
+        with StopRequest() as stop:
+            while self.step < self.cfg.max_steps and not self.stopped_early:
+                stats = self.train_step(self.scheduler.next_tasks())
+                self.step += 1
+                self._record(stats, bar)
+                if self.step % every == 0 or self.step == self.cfg.max_steps:
+                    self.validate_and_save()
+                elif stop.requested:
+                    checkpoint.save_atomic(self.state_dict(), self.run_dir / "checkpoint_last.pt")
+                if stop.requested:
+                    self.interrupted = stop.requested
+                    break
         bar.close()
         log.info("best checkpoint: step %s, selection score %.2f", self.tracker.best_step,
                  self.tracker.best_score or 0.0)
@@ -180,6 +216,9 @@ class Trainer:
             checkpoint.copy_atomic(last, self.run_dir / "checkpoint_best.pt")
         for task in verdict.tasks_improved:
             checkpoint.copy_atomic(last, self.run_dir / best_task_name(task))
+        if self.cfg.keep_last > 0:
+            checkpoint.copy_atomic(last, self.run_dir / f"checkpoint_step{self.step}.pt")
+            checkpoint.prune_steps(self.run_dir, self.cfg.keep_last)
         if verdict.stop:
             log.info("early stop: no better '%s' score in %d validations", self.tracker.select,
                      self.tracker.patience)
@@ -197,7 +236,7 @@ class Trainer:
             "iterators": {t: it.state_dict() for t, it in self.iterators.items()},
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
             "tracker": self.tracker.state_dict(), "best_report": self.best_report,
-            "stopped_early": self.stopped_early,
+            "stopped_early": self.stopped_early, "skipped": dict(self.skipped),
             "recipe": self.recipe.resolved,
             "vocabs": {slot: v.to_state() for slot, v in self.vocabs.items()},
         }
@@ -213,4 +252,5 @@ class Trainer:
         random.setstate(state["rng"]["python"])
         self.tracker.load_state_dict(state["tracker"])
         self.best_report, self.stopped_early = state["best_report"], state["stopped_early"]
+        self.skipped = dict(state.get("skipped", {}))
         self.step = int(state["step"])
