@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import checkpoint
 from .config import Recipe, load_recipe
+from .data.datasets import read_stream
 from .data.loading import load_split
 from .errors import CheckpointError, UserError, close_match
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
@@ -16,6 +17,7 @@ from .inference import load_checkpoint, resolve_pair, translate_lines
 from .run import prepare as prepare_run
 from .run import run_dir_of
 from .topology import describe
+from .vocab import vocab_problems
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,12 @@ def train(args: argparse.Namespace) -> int:
     if last.is_file() and not args.restart:
         state = checkpoint.load(last)
         check_same_recipe(state["recipe"], recipe.resolved, last)
+        problems = vocab_problems(state["vocabs"], vocabs)
+        if problems:
+            raise CheckpointError(problems, header=f"{last} was trained with other vocabularies "
+                                  f"than {run_dir / 'vocab'}; use --restart or another --run-dir")
+        checkpoint.check_fits(trainer.model.state_dict(), state["model"], last,
+                              "the model of this recipe")
         trainer.load_state_dict(state)
         log.info("continuing from %s at step %d", last, trainer.step)
     report = trainer.train()
@@ -119,7 +127,7 @@ def translate(args: argparse.Namespace) -> int:
     pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
     task = args.task or next((t for t, p in loaded.model.tasks.items() if p[1] == pair[1]), None)
     max_len = task_max_len(loaded.recipe, task) if task else (2.0, 10)
-    lines = [line.rstrip("\r\n") for line in sys.stdin]
+    lines = list(read_stream(sys.stdin.buffer))
     out: list[list] = [[] for _ in lines]
     for row, hyps in translate_lines(loaded, pair, lines, args.beam, args.alpha, args.n_best,
                                      args.batch_size, max_len, device):

@@ -12,16 +12,18 @@ from typing import Any, Literal, Optional
 
 import yaml
 
-from .errors import ConfigError
-from .schema import bind
+from .errors import ConfigError, close_match, short_repr
+from .schema import bind, plain_problems, ranged
+
+SEED_MAX = 2**31 - 1
 
 
 @dataclass
 class VocabConfig:
     type: Literal["sentencepiece", "words"] = "sentencepiece"
-    size: int = 8000
+    size: int = ranged(8000, 1)
     model_type: Literal["unigram", "bpe"] = "unigram"
-    character_coverage: float = 1.0
+    character_coverage: float = ranged(1.0, 0.0, 1.0)
     share: Optional[str] = None  # slot whose vocabulary this slot uses (trained on both slots' text)
 
 
@@ -42,8 +44,8 @@ class TaskConfig:
     ratio: float = 1.0
     data_dir: Optional[str] = None  # overrides the recipe's data_dir for this task
     metric: Optional[str] = None  # overrides the task kind's metric
-    max_len_a: Optional[float] = None  # decoding stops at a * source length + b (kind's default)
-    max_len_b: Optional[int] = None
+    max_len_a: Optional[float] = ranged(None, 0.0)  # decoding stops at a * source len + b
+    max_len_b: Optional[int] = ranged(None, 0)
 
 
 @dataclass
@@ -54,53 +56,53 @@ class ScheduleConfig:
 
 @dataclass
 class TrainConfig:
-    max_steps: int = 10000
-    batch_tokens: int = 4096
-    max_len: int = 128  # longer sentences (in tokens) are dropped and counted
+    max_steps: int = ranged(10000, 1)
+    batch_tokens: int = ranged(4096, 1)
+    max_len: int = ranged(128, 1)  # longer sentences (in tokens) are dropped and counted
     optimizer: Literal["adam", "adamw"] = "adam"
-    lr: float = 5e-4
+    lr: float = ranged(5e-4, 0.0)
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
-    weight_decay: float = 0.0
+    weight_decay: float = ranged(0.0, 0.0)
     lr_schedule: Literal["inverse_sqrt", "constant", "plateau"] = "inverse_sqrt"
-    warmup: int = 4000
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
-    clip_norm: float = 1.0  # 0 disables clipping
-    label_smoothing: float = 0.1
-    accumulate: int = 1  # batches per update
-    log_every: int = 100
-    keep_last: int = 0  # also keep checkpoint_step<N>.pt of the last N validations (0: none)
-    max_bad_steps: int = 10  # stop after this many updates in a row with a non-finite loss/gradient
+    warmup: int = ranged(4000, 0)
+    plateau_factor: float = ranged(0.5, 0.0, 1.0)
+    plateau_patience: int = ranged(2, 1)
+    clip_norm: float = ranged(1.0, 0.0)  # 0 disables clipping
+    label_smoothing: float = ranged(0.1, 0.0, 1.0, high_open=True)
+    accumulate: int = ranged(1, 1)  # batches per update
+    log_every: int = ranged(100, 1)
+    keep_last: int = ranged(0, 0)  # also keep checkpoint_step<N>.pt of the last N validations (0: none)
+    max_bad_steps: int = ranged(10, 1)  # stop after this many updates in a row with a non-finite loss/gradient
     precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU (AVX-512 BF16) or CUDA
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    threads: Optional[int] = None  # torch intra-op threads on CPU
+    threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
 
 
 @dataclass
 class ValidConfig:
-    every: int = 1000
-    max_sentences: Optional[int] = None  # teacher-forced loss/accuracy: cap per task, for speed
+    every: int = ranged(1000, 1)
+    max_sentences: Optional[int] = ranged(None, 1)  # teacher-forced loss/accuracy: cap per task
     decode: bool = True  # also decode and score each task with its metric
-    decode_sentences: Optional[int] = None  # cap on decoded sentences per task, for speed
-    beam: int = 1  # beam size for validation decoding and the final test scores
-    alpha: float = 0.6  # length penalty (GNMT); 0 ranks by plain log-probability
+    decode_sentences: Optional[int] = ranged(None, 1)  # cap on decoded sentences per task, for speed
+    beam: int = ranged(1, 1)  # beam size for validation decoding and the final test scores
+    alpha: float = ranged(0.6, 0.0)  # length penalty (GNMT); 0 ranks by plain log-probability
     select: str = "mean"  # best checkpoint + early stopping: weighted mean of main metrics, or a task
     weights: dict = field(default_factory=dict)  # task -> weight in the mean (default 1)
-    patience: int = 0  # stop after this many validations without a new best (0: never)
+    patience: int = ranged(0, 0)  # stop after this many validations without a new best (0: never)
 
 
 @dataclass
 class ToyDataConfig:
-    seed: int = 1
-    train: int = 20000
-    valid: int = 500
-    test: int = 500
+    seed: int = ranged(1, 0, SEED_MAX)
+    train: int = ranged(20000, 1)
+    valid: int = ranged(500, 1)
+    test: int = ranged(500, 1)
 
 
 @dataclass
 class Recipe:
     name: str = ""
-    seed: int = 1
+    seed: int = ranged(1, 0, SEED_MAX)
     run_dir: Optional[str] = None  # default: runs/<name>
     data_dir: str = "data"
     toy_data: Optional[dict] = None  # generate the toy corpus into data_dir when missing
@@ -133,11 +135,27 @@ def read_yaml(path: Path, where: str = "") -> Any:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{where}cannot read recipe file '{path}': {err}") from None
     try:
+        value = parse_yaml(text)
+    except ValueError as err:
+        raise ConfigError(f"{path}{err}") from None
+    problems = plain_problems(value, "")
+    if problems:
+        raise ConfigError(problems, header=f"{path}: {len(problems)} problem(s) in the YAML")
+    return value
+
+
+def parse_yaml(text: str) -> Any:
+    """``yaml.safe_load``, with every failure as a ValueError whose text starts ' line N: '."""
+    try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: invalid YAML: {getattr(err, 'problem', err)}") from None
+        raise ValueError(f"{line}: invalid YAML: {getattr(err, 'problem', None) or err}") from None
+    except RecursionError:
+        raise ValueError(": invalid YAML: nested too deeply") from None
+    except (ValueError, TypeError, OverflowError) as err:  # e.g. the date 2020-13-45
+        raise ValueError(f": invalid YAML value: {err}") from None
 
 
 def find_include(name: str, base: Path) -> Path:
@@ -174,14 +192,16 @@ def load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     includes = raw.pop("include", []) or []
     if isinstance(includes, str):
         includes = [includes]
-    if not isinstance(includes, list):
-        raise ConfigError(f"{path}: include: expected a list of file names, got {includes!r}")
+    if not isinstance(includes, list) or not all(isinstance(n, str) for n in includes):
+        raise ConfigError(f"{path}: include: expected a list of file names, got "
+                          f"{short_repr(includes)}")
     merged: dict = {}
     for name in includes:
-        merged = deep_merge(merged, load_raw(find_include(str(name), path.parent), (*seen, path)))
+        merged = deep_merge(merged, load_raw(find_include(name, path.parent), (*seen, path)))
     plugins = raw.get("plugins")
-    if isinstance(plugins, list):  # plugin paths are relative to the file that names them
-        raw["plugins"] = [str((path.parent / str(p)).resolve()) for p in plugins]
+    if isinstance(plugins, list):  # relative to the file naming them (the schema checks the rest)
+        raw["plugins"] = [str((path.parent / p).resolve()) if isinstance(p, str) and "\0" not in p
+                          else p for p in plugins]
     return deep_merge(merged, raw)
 
 
@@ -191,16 +211,25 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     problems = []
     for item in overrides:
         key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            problems.append(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. train.max_steps=100")
+        parts = key.strip().split(".")
+        if not sep or not all(part.strip() for part in parts):
+            problems.append(f"--set {short_repr(item)}: expected KEY.PATH=VALUE, e.g. "
+                            "train.max_steps=100")
+            continue
+        if parts[0] == "include":
+            problems.append(f"--set {short_repr(item)}: include cannot be overridden; include "
+                            "the file in the recipe")
             continue
         try:
-            value = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            problems.append(f"--set {item!r}: value is not valid YAML ({err})")
+            value = parse_yaml(text)
+        except ValueError as err:
+            problems.append(f"--set {short_repr(item)}: value is not valid YAML ({str(err)[2:]})")
+            continue
+        found = plain_problems(value, key.strip())
+        if found:
+            problems += [f"--set {short_repr(item)}: {p}" for p in found]
             continue
         node = raw
-        parts = key.strip().split(".")
         for part in parts[:-1]:
             if not isinstance(node.get(part), dict):
                 node[part] = {}
@@ -215,11 +244,10 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     """Typed recipe from the merged mapping; schema problems are appended to ``problems``."""
     for key in raw:
         if key not in _TOP_KEYS:
-            from .errors import close_match
             problems.append(f"{key}: unknown top-level key (valid: {', '.join(sorted(_TOP_KEYS))}"
                             f"{close_match(key, _TOP_KEYS)})")
     top = {k: v for k, v in raw.items() if k in _TOP_KEYS and k != "include"}
-    recipe = bind(Recipe, top, "recipe", problems)
+    recipe = bind(Recipe, top, "", problems)
     recipe.path, recipe.resolved = path, copy.deepcopy(raw)
     recipe.name = recipe.name or Path(path).stem
     recipe.vocabs = _bind_each(VocabConfig, recipe.vocabs, "vocabs", problems)
@@ -236,7 +264,7 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
 
 def _bind_each(cls: type, raw: Any, path: str, problems: list[str], extra: bool = False) -> dict:
     if not isinstance(raw, dict):
-        problems.append(f"{path}: expected a mapping of slot or task names, got {raw!r}")
+        problems.append(f"{path}: expected a mapping of slot or task names, got {short_repr(raw)}")
         return {}
     return {str(k): bind(cls, v, f"{path}.{k}", problems, allow_extra=extra) for k, v in raw.items()}
 

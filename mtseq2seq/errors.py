@@ -5,7 +5,8 @@ Each error carries a list of problems so that a recipe with five mistakes report
 from __future__ import annotations
 
 import difflib
-from typing import Iterable, Sequence
+import reprlib
+from typing import Any, Iterable, Sequence
 
 
 class UserError(Exception):
@@ -39,8 +40,21 @@ class CheckpointError(UserError):
     """A checkpoint that cannot be read or does not fit the recipe."""
 
 
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlong = 2, 40, 40, 40
+_REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = _REPR.maxset = 4
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr`` cut to a readable size: a huge or self-referencing YAML value stays one short line."""
+    text = _REPR.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def close_match(word: str, choices: Iterable[str]) -> str:
     """Return ``"; did you mean 'x'?"`` for the closest choice, or an empty string."""
+    if not isinstance(word, (str, int, float)):
+        return ""  # a list or mapping where a name was expected: no name is close to it
     matches = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f"; did you mean '{matches[0]}'?" if matches else ""
 

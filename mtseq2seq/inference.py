@@ -30,21 +30,67 @@ def load_checkpoint(path: str | Path, device: torch.device, recipe: Recipe | Non
     """Model and vocabularies from a checkpoint; ``recipe`` (for its data paths) defaults to the
     checkpoint's own. A CheckpointError if the weights do not fit the recipe's modules."""
     state = checkpoint.load(path)
+    missing = [key for key in ("recipe", "vocabs") if not isinstance(state.get(key), dict)]
+    if missing:
+        raise CheckpointError(f"checkpoint '{path}' lacks its {' and '.join(missing)}; it was not "
+                              "written by `mtseq2seq train`")
+    own = recipe is None
     if recipe is None:
         try:
             recipe = recipe_from_dict(state["recipe"], path=str(path))
         except UserError as err:
             raise CheckpointError(err.problems, header=f"{path}: stored recipe") from None
-    vocabs = {slot: Vocab.from_state(v) for slot, v in state["vocabs"].items()}
+    vocabs = stored_vocabs(state, path, recipe)
     model = MultiTaskModel.build(recipe, vocabs)
+    what = "the model of its own stored recipe" if own else f"the model of recipe '{recipe.path}'"
+    checkpoint.check_fits(model.state_dict(), state["model"], path, what,
+                          [] if own else module_differences(state["recipe"], recipe))
     try:
         model.load_state_dict(state["model"])
-    except RuntimeError as err:
-        first = str(err).splitlines()[:3]
-        raise CheckpointError(f"{path}: the weights do not fit the recipe's modules (was it "
-                              f"trained with another recipe?): {' '.join(first)[:400]}") from None
+    except RuntimeError as err:  # e.g. a weight stored as something other than a tensor
+        raise CheckpointError(f"checkpoint '{path}': the weights cannot be loaded into {what}: "
+                              f"{str(err).splitlines()[0][:300]}") from None
     model.to(device).eval()
     return Loaded(recipe, vocabs, model, int(state.get("step", 0)))
+
+
+def module_differences(stored_raw: dict, recipe: Recipe) -> list[str]:
+    """How the modules of the checkpoint's own recipe differ from ``recipe``'s (type, options)."""
+    try:
+        stored = recipe_from_dict(stored_raw)
+    except UserError:
+        return []  # the weights comparison still says what differs
+    lines = []
+    for section in ("encoders", "decoders"):
+        mine, theirs = getattr(recipe, section), getattr(stored, section)
+        for slot in sorted(set(mine) & set(theirs)):
+            a, b = theirs[slot], mine[slot]
+            if (a.type, a.options) != (b.type, b.options):
+                lines.append(f"{section}.{slot}: the checkpoint's recipe has {a.type} "
+                             f"{_options(a.options)}, this recipe {b.type} {_options(b.options)}")
+    return lines
+
+
+def _options(options: dict) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(options.items())) + "}"
+
+
+def stored_vocabs(state: dict, path: str | Path, recipe: Recipe) -> dict[str, Vocab]:
+    """The checkpoint's vocabularies; a CheckpointError if one is damaged or a task's is missing."""
+    vocabs = {}
+    for slot, stored in state["vocabs"].items():
+        try:
+            vocabs[slot] = Vocab.from_state(stored)
+        except Exception as err:
+            raise CheckpointError(f"checkpoint '{path}': the vocabulary of slot '{slot}' is "
+                                  f"damaged ({type(err).__name__}: {str(err)[:100]})") from None
+    used = sorted({slot for task in recipe.tasks.values() for slot in (task.encoder, task.decoder)})
+    lacking = [slot for slot in used if slot not in vocabs]
+    if lacking:
+        raise CheckpointError(f"checkpoint '{path}' has no vocabulary for slot(s) "
+                              f"{', '.join(lacking)} that recipe '{recipe.path}' uses (it has: "
+                              f"{', '.join(sorted(vocabs))}); was it trained with another recipe?")
+    return vocabs
 
 
 def resolve_pair(loaded: Loaded, task: str | None, encoder: str | None, decoder: str | None

@@ -12,13 +12,15 @@ from typing import Any
 import torch
 
 from .config import ModuleConfig, Recipe
-from .errors import UserError, close_match
+from .errors import UserError, close_match, short_repr
 from .modules import DECODERS, ENCODERS
 from .registry import Registry, load_plugin
+from .schema import coerce, constructor_problems
 from .scheduler import SCHEDULERS
 from .tasks import KINDS
 
 _SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+MAX_LAYERS = 1024  # checking builds every layer (on the meta device): a typo of 10**6 would hang
 
 
 def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
@@ -30,6 +32,7 @@ def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
     problems += check_tasks(recipe, enc_sizes, dec_sizes)
     problems += check_schedule(recipe)
     problems += check_valid(recipe)
+    problems += check_train(recipe)
     if check_files:
         problems += check_data_files(recipe)
     return problems
@@ -57,7 +60,7 @@ def apply_module_defaults(recipe: Recipe) -> list[str]:
     for section, registry, modules in (("encoders", ENCODERS, recipe.encoders),
                                        ("decoders", DECODERS, recipe.decoders)):
         for slot, module in modules.items():
-            if module.type is None:
+            if module.type is None and isinstance(defaults.get("type"), str):
                 module.type = defaults.get("type")
             if module.type is None:
                 problems.append(f"{section}.{slot}.type: missing (name a type here or set "
@@ -76,8 +79,8 @@ def _check_module_defaults(defaults: dict) -> list[str]:
     known_types = set(ENCODERS.names()) | set(DECODERS.names())
     for key, value in defaults.items():
         if key == "type":
-            if value not in known_types:
-                problems.append(f"modules.type: unknown module type {value!r} (known: "
+            if not isinstance(value, str) or value not in known_types:
+                problems.append(f"modules.type: unknown module type {short_repr(value)} (known: "
                                 f"{', '.join(sorted(known_types))}{close_match(value, known_types)})")
             continue
         if key not in known_types:
@@ -85,7 +88,8 @@ def _check_module_defaults(defaults: dict) -> list[str]:
                             f"{', '.join(sorted(known_types))}, type{close_match(key, known_types)})")
             continue
         if not isinstance(value, dict):
-            problems.append(f"modules.{key}: expected a mapping of options, got {value!r}")
+            problems.append(f"modules.{key}: expected a mapping of options, got "
+                            f"{short_repr(value)}")
             continue
         accepted = set()
         for registry in (ENCODERS, DECODERS):
@@ -134,6 +138,7 @@ def check_modules(modules: dict[str, ModuleConfig], registry: Registry, section:
                             f"{close_match(module.type, registry.names())})")
             continue
         option_problems = registry.check_kwargs(module.type, module.options, path)
+        option_problems += check_option_values(registry, module.type, module.options, path)
         problems += option_problems
         if not option_problems:
             size = _meta_size(registry, module, path, size_attr, problems)
@@ -147,10 +152,26 @@ def _meta_size(registry: Registry, module: ModuleConfig, path: str, size_attr: s
     try:
         with torch.device("meta"):
             built = registry.build(module.type, module.options, path, vocab_size=16, pad_id=0)
-    except (TypeError, ValueError) as err:
+    except UserError as err:
+        problems += err.problems
+        return None
+    except ValueError as err:  # the constructor's own check, written for users
         problems.append(f"{path}: {err}")
         return None
+    except Exception as err:  # the options are wrong in a way only the constructor notices
+        problems.append(f"{path}: these options do not build the {registry.kind}: "
+                        f"{type(err).__name__}: {str(err)[:200]}")
+        return None
     return getattr(built, size_attr, None)
+
+
+def check_option_values(registry: Registry, name: str, options: dict, path: str) -> list[str]:
+    """Option types from the constructor's annotations (converted in place), and a layer limit."""
+    problems = constructor_problems(registry.get(name), options, path)
+    layers = options.get("layers")
+    if isinstance(layers, int) and layers > MAX_LAYERS:
+        problems.append(f"{path}.layers: got {layers}, expected at most {MAX_LAYERS}")
+    return problems
 
 
 def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, int]) -> list[str]:
@@ -175,7 +196,7 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
                     f"{path}: size mismatch: encoder '{task.encoder}' outputs "
                     f"{enc_sizes[task.encoder]} but decoder '{task.decoder}' expects memory of "
                     f"{dec_sizes[task.decoder]} (set the same dim on both)")
-        if task.ratio is not None and task.ratio <= 0:
+        if task.ratio is not None and not task.ratio > 0:
             problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
     return problems
 
@@ -193,12 +214,29 @@ def check_valid(recipe: Recipe) -> list[str]:
     if valid.select != "mean" and valid.select not in recipe.tasks:
         problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name "
                         f"({', '.join(recipe.tasks)}){close_match(valid.select, recipe.tasks)}")
-    for task in valid.weights or {}:
+    for task, weight in (valid.weights or {}).items():
         if task not in recipe.tasks:
             problems.append(f"valid.weights.{task}: no such task (tasks: {', '.join(recipe.tasks)})"
                             f"{close_match(task, recipe.tasks)}")
-    if valid.beam < 1:
-        problems.append(f"valid.beam: got {valid.beam}, expected at least 1")
+        ok, weight = coerce(weight, float)
+        if not ok or weight < 0:
+            problems.append(f"valid.weights.{task}: got {short_repr(valid.weights[task])}, "
+                            "expected a number of at least 0")
+    return problems
+
+
+def check_train(recipe: Recipe) -> list[str]:
+    """What the schema cannot say about `train:`: Adam's betas and the device name."""
+    train, problems = recipe.train, []
+    if len(train.betas) != 2 or not all(0 <= b < 1 for b in train.betas):
+        problems.append(f"train.betas: got {short_repr(train.betas)}, expected two numbers "
+                        "in [0, 1), e.g. [0.9, 0.98]")
+    if train.device != "auto":
+        try:
+            torch.device(train.device)
+        except Exception:
+            problems.append(f"train.device: got {short_repr(train.device)}, expected auto, cpu, "
+                            "cuda or cuda:N")
     return problems
 
 
@@ -207,7 +245,15 @@ def check_schedule(recipe: Recipe) -> list[str]:
     if schedule.type not in SCHEDULERS:
         return [f"schedule.type: unknown scheduler type '{schedule.type}' (known: "
                 f"{', '.join(SCHEDULERS.names())}{close_match(schedule.type, SCHEDULERS.names())})"]
-    return SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
+    problems = SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
+    problems += check_option_values(SCHEDULERS, schedule.type, schedule.options, "schedule")
+    if not problems:  # a trial build with stand-in tasks catches what only the constructor checks
+        try:
+            SCHEDULERS.build(schedule.type, schedule.options, "schedule", tasks=["a"],
+                             ratios=[1.0], sizes=[1], seed=1)
+        except Exception as err:
+            problems.append(f"schedule: these options do not build a scheduler: {err}")
+    return problems
 
 
 def data_files(recipe: Recipe, task: str) -> dict[str, tuple[Path, Path]]:
@@ -228,9 +274,12 @@ def check_data_files(recipe: Recipe) -> list[str]:
             continue
         for role, pair in data_files(recipe, name).items():
             for side, path in zip(("source", "target"), pair):
+                split = getattr(task, role)
                 if not path.is_file():
-                    split = getattr(task, role)
                     problems.append(f"tasks.{name}.{role}: {side} file '{path}' not found "
+                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
+                elif path.stat().st_size == 0:
+                    problems.append(f"tasks.{name}.{role}: {side} file '{path}' is empty "
                                     f"(split '{split}' of slot '{path.suffix[1:]}')")
     return problems
 

@@ -55,6 +55,8 @@ class Trainer:
         torch.manual_seed(recipe.seed)
         random.seed(recipe.seed)
         self.device = pick_device(self.cfg.device)
+        for stale in checkpoint.remove_stale_tmp(run_dir):
+            log.info("removed %s, left by a save that was killed", stale)
         self.model = MultiTaskModel.build(recipe, vocabs).to(self.device)
         self.tasks = list(recipe.tasks)
         self.train_data = {t: d for t, (d, _) in load_task_data(recipe, vocabs, "train").items()}
@@ -154,8 +156,9 @@ class Trainer:
                     self.interrupted = stop.requested
                     break
         bar.close()
-        log.info("best checkpoint: step %s, selection score %.2f", self.tracker.best_step,
-                 self.tracker.best_score or 0.0)
+        if self.tracker.best_step is not None:
+            log.info("best checkpoint: step %d, selection score %.2f", self.tracker.best_step,
+                     self.tracker.best_score)
         return self.best_report
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:

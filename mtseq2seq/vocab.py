@@ -16,6 +16,7 @@ import sentencepiece as spm
 
 from .config import Recipe, VocabConfig
 from .data.datasets import read_lines
+from .errors import DataError, UserError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 SPECIALS = ["<pad>", "<unk>", "<s>", "</s>"]
@@ -149,18 +150,78 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
         cfg = recipe.vocabs[owner]
         path = vocab_path(run_dir, owner, cfg)
         if path.is_file():
-            owned[owner] = Vocab.from_state({"kind": cfg.type, "payload": path.read_bytes()})
+            owned[owner] = read_vocab_file(path, cfg)
             continue
         files = training_files(recipe, owner)
         if not files:
             continue  # a vocabulary no task uses
         log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
-        trainer = SentencePieceVocab if cfg.type == "sentencepiece" else WordVocab
-        lines = (line for path in files for line in read_lines(path))
-        owned[owner] = trainer.train(lines, cfg)
+        owned[owner] = train_vocab(owner, cfg, files)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(owned[owner].payload())
         tmp.replace(path)
     return {slot: owned[vocab_owner(recipe, slot)] for slot in recipe.vocabs
             if vocab_owner(recipe, slot) in owned}
+
+
+class _Lines:
+    """Lines of several files; remembers our own error, which SentencePiece turns into RuntimeError."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.lines = (line for path in files for line in read_lines(path))
+        self.error: UserError | None = None
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self.lines)
+        except UserError as err:
+            self.error = err
+            raise
+
+
+def train_vocab(owner: str, cfg: VocabConfig, files: list[Path]) -> Vocab:
+    """Train slot ``owner``'s vocabulary on ``files``; a DataError (naming the file) if it cannot."""
+    lines = _Lines(files)
+    trainer = SentencePieceVocab if cfg.type == "sentencepiece" else WordVocab
+    try:
+        return trainer.train(lines, cfg)
+    except RuntimeError as err:
+        if lines.error is not None:
+            raise lines.error from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "sentences_.empty()" in reason:
+            reason = "there is no text to learn from (every line is empty)"
+        raise DataError(f"vocabs.{owner}: cannot train a {cfg.type} vocabulary on "
+                        f"{', '.join(map(str, files))}: {reason}") from None
+
+
+def read_vocab_file(path: Path, cfg: VocabConfig) -> Vocab:
+    """A vocabulary saved in the run directory; a DataError if it is damaged."""
+    try:
+        return Vocab.from_state({"kind": cfg.type, "payload": path.read_bytes()})
+    except (OSError, RuntimeError, UnicodeDecodeError) as err:
+        raise DataError(f"vocabulary file '{path}' cannot be read ({type(err).__name__}: "
+                        f"{str(err).strip()[:120]}); delete it to train it again") from None
+
+
+def vocab_problems(stored: dict, vocabs: dict[str, Vocab]) -> list[str]:
+    """How the vocabularies stored in a checkpoint differ from ``vocabs`` (slot by slot)."""
+    problems = []
+    for slot in sorted(set(stored) | set(vocabs)):
+        if slot not in vocabs or slot not in stored:
+            where = "the checkpoint" if slot in stored else "the run directory"
+            problems.append(f"vocabulary of slot '{slot}' exists only in {where}")
+            continue
+        ours, theirs = vocabs[slot], stored[slot]
+        if theirs.get("kind") != ours.kind or theirs.get("payload") != ours.payload():
+            try:
+                size = f"{len(Vocab.from_state(theirs))} entries"
+            except Exception:
+                size = "unreadable"
+            problems.append(f"vocabulary of slot '{slot}' differs: the checkpoint's has {size} "
+                            f"({theirs.get('kind')}), this one {len(ours)} ({ours.kind})")
+    return problems

@@ -37,7 +37,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def run_translate(args: list[str], stdin: str, capsys: pytest.CaptureFixture,
                   monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     capsys.readouterr()
-    monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8"))))
     code = main(["translate", *args])
     out = capsys.readouterr()
     return code, out.out, out.err

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..errors import DataError
 from ..vocab import Vocab
 from .datasets import read_lines
 
@@ -47,10 +48,14 @@ class Encoded:
 
 
 def file_sha1(path: Path) -> str:
+    """SHA-1 of a file's bytes; a DataError naming the file if it cannot be read."""
     digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
+    try:
+        with open(path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as err:
+        raise DataError(f"cannot read data file '{path}': {err.strerror or err}") from None
     return digest.hexdigest()
 
 
@@ -78,7 +83,8 @@ def _load_cache(path: Path, sha1: str) -> Encoded | None:
         state = torch.load(path, weights_only=True)
     except Exception:  # a damaged cache is rebuilt, never trusted
         return None
-    if not isinstance(state, dict) or state.get("text_sha1") != sha1:
+    if not isinstance(state, dict) or state.get("text_sha1") != sha1 or not all(
+            isinstance(state.get(key), torch.Tensor) for key in ("ids", "offsets")):
         return None
     return Encoded(state["ids"], state["offsets"])
 

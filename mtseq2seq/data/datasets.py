@@ -5,7 +5,7 @@ Errors name the file and the line, so a user can open the file and fix it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from ..errors import DataError
 
@@ -17,13 +17,32 @@ def read_lines(path: Path) -> Iterator[str]:
     except OSError as err:
         raise DataError(f"cannot read data file '{path}': {err.strerror}") from None
     with handle:
-        for number, raw in enumerate(handle, 1):
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise DataError(f"{path}, line {number}: not valid UTF-8 (byte "
-                                f"{raw[err.start]:#04x} at column {err.start + 1})") from None
-            yield text.rstrip("\r\n")
+        yield from decode_lines(_guarded(handle, path), str(path))
+
+
+def read_stream(handle: BinaryIO, name: str = "<stdin>") -> Iterator[str]:
+    """Lines of a binary stream (``sys.stdin.buffer``), split and checked like a file's: only
+    '\\n' ends a line, so a stray '\\r' or U+2028 cannot shift the output against the input."""
+    yield from decode_lines(handle, name)
+
+
+def decode_lines(raw_lines: Iterable[bytes], name: str) -> Iterator[str]:
+    """UTF-8 lines without their newline; a DataError names the first bad line of ``name``."""
+    for number, raw in enumerate(raw_lines, 1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise DataError(f"{name}, line {number}: not valid UTF-8 (byte "
+                            f"{raw[err.start]:#04x} at column {err.start + 1})") from None
+        yield text.rstrip("\r\n")
+
+
+def _guarded(handle: BinaryIO, path: Path) -> Iterator[bytes]:
+    """The handle's lines; a read error (e.g. a directory, a vanished disk) as a DataError."""
+    try:
+        yield from handle
+    except OSError as err:
+        raise DataError(f"cannot read data file '{path}': {err.strerror or err}") from None
 
 
 def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
