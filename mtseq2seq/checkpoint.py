@@ -12,7 +12,7 @@ import re
 import shutil
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import torch
 
@@ -28,11 +28,25 @@ def save_atomic(state: dict, path: Path) -> None:
     where = not_plain(state)
     if where is not None:  # a bug of ours: weights_only loading would refuse the file later
         raise TypeError(f"checkpoint state is not plain data at {where}")
+    _write_atomic(path, lambda handle: torch.save(state, handle))
+
+
+def copy_atomic(src: Path, dst: Path) -> None:
+    """Copy a finished checkpoint file to ``dst`` with the same all-or-nothing guarantee."""
+    def copy(handle: BinaryIO) -> None:
+        with open(src, "rb") as reader:
+            shutil.copyfileobj(reader, handle, 1 << 20)
+
+    _write_atomic(dst, copy)
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """``write`` into a hidden temporary file beside ``path``, fsync it, rename it over ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as handle:
-            torch.save(state, handle)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -40,21 +54,6 @@ def save_atomic(state: dict, path: Path) -> None:
         if tmp.exists():
             tmp.unlink()
     _fsync_dir(path.parent)
-
-
-def copy_atomic(src: Path, dst: Path) -> None:
-    """Copy a finished checkpoint file to ``dst`` with the same all-or-nothing guarantee."""
-    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp")
-    try:
-        with open(src, "rb") as reader, open(tmp, "wb") as writer:
-            shutil.copyfileobj(reader, writer, 1 << 20)
-            writer.flush()
-            os.fsync(writer.fileno())
-        os.replace(tmp, dst)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(dst.parent)
 
 
 def _fsync_dir(folder: Path) -> None:

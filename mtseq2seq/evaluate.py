@@ -16,7 +16,7 @@ from .metrics import compute
 from .model import MultiTaskModel
 from .search import decode
 from .tasks import KINDS, task_metrics
-from .topology import data_files
+from .data.files import data_files
 from .vocab import Vocab
 
 

@@ -8,7 +8,7 @@ from .config import Recipe
 from .data.batching import ParallelData
 from .data.binarize import encode_file
 from .data.loading import SplitStats, load_split
-from .topology import data_files
+from .data.files import data_files
 from .vocab import Vocab, load_or_train
 
 log = logging.getLogger(__name__)

@@ -6,12 +6,12 @@ data files) as strings starting with a YAML path, so `load_recipe` can report th
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import ModuleConfig, Recipe
+from .data.files import check_data_files
 from .errors import UserError, close_match, short_repr
 from .modules import DECODERS, ENCODERS
 from .registry import Registry, load_plugin
@@ -253,34 +253,6 @@ def check_schedule(recipe: Recipe) -> list[str]:
                              ratios=[1.0], sizes=[1], seed=1)
         except Exception as err:
             problems.append(f"schedule: these options do not build a scheduler: {err}")
-    return problems
-
-
-def data_files(recipe: Recipe, task: str) -> dict[str, tuple[Path, Path]]:
-    """Split name -> (source file, target file) for the splits a task names."""
-    cfg = recipe.tasks[task]
-    folder = recipe.task_data_dir(task)
-    splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
-    return {role: (folder / f"{split}.{cfg.encoder}", folder / f"{split}.{cfg.decoder}")
-            for role, split in splits.items() if split}
-
-
-def check_data_files(recipe: Recipe) -> list[str]:
-    problems = []
-    for name, task in recipe.tasks.items():
-        if recipe.toy_data is not None and task.data_dir is None:
-            continue  # generated into data_dir before training
-        if None in (task.encoder, task.decoder):
-            continue
-        for role, pair in data_files(recipe, name).items():
-            for side, path in zip(("source", "target"), pair):
-                split = getattr(task, role)
-                if not path.is_file():
-                    problems.append(f"tasks.{name}.{role}: {side} file '{path}' not found "
-                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
-                elif path.stat().st_size == 0:
-                    problems.append(f"tasks.{name}.{role}: {side} file '{path}' is empty "
-                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
     return problems
 
 

@@ -11,7 +11,7 @@ import torch
 
 from ..config import Recipe
 from ..errors import DataError
-from ..topology import data_files
+from .files import data_files
 from ..vocab import Vocab
 from .batching import ParallelData
 from .binarize import encode_file
