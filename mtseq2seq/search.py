@@ -23,81 +23,17 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .hypotheses import (NEG_INF, Hypothesis, SearchResult, as_limits, check_n_best, length_penalty,
+                         max_lengths, step_log_probs, to_result)
 from .modules.base import Decoder, EncoderOutput, State
 from .vocab import BOS, EOS, PAD
+
+__all__ = ["Hypothesis", "SearchResult", "beam_search", "decode", "greedy_search", "length_penalty",
+           "max_lengths"]
 
 if TYPE_CHECKING:  # search needs only the module contract, not the model's config imports
     from .model import MultiTaskModel
 
-NEG_INF = float("-inf")
-
-
-@dataclass
-class Hypothesis:
-    """One finished output; hypotheses are ranked by ``norm_score``."""
-
-    tokens: list[int]  # output ids, without BOS and EOS
-    score: float  # model score: the sum of the log-probs of ``tokens`` and of the final EOS
-    norm_score: float  # score / length_penalty(len(tokens) + 1, alpha)
-
-
-@dataclass
-class SearchResult:
-    """``hypotheses[b]``: sentence ``b``'s distinct hypotheses, best (highest ``norm_score``) first.
-
-    One per sentence from greedy search, ``n_best`` from beam search (fewer only when fewer outputs of
-    non-zero probability exist within the sentence's limit).
-    """
-
-    hypotheses: list[list[Hypothesis]]
-
-    def __len__(self) -> int:
-        return len(self.hypotheses)
-
-    def best_tokens(self) -> list[list[int]]:
-        """The top hypothesis' tokens of every sentence."""
-        return [hyps[0].tokens if hyps else [] for hyps in self.hypotheses]
-
-
-def length_penalty(lengths: Tensor, alpha: float) -> Tensor:
-    """GNMT length penalty ``((5 + len) / 6) ** alpha`` in float64; ``lengths`` count the EOS."""
-    return ((5.0 + lengths.double()) / 6.0) ** alpha
-
-
-def max_lengths(src_mask: Tensor, a: float, b: int, cap: int) -> Tensor:
-    """(B,) long limits ``floor(a * src_len + b)`` in ``[0, cap]`` from src_mask (B, S), True = real."""
-    src_len = src_mask.sum(dim=1).double()  # (B,)
-    # the epsilon keeps e.g. 0.29 * 100 (= 28.999999999999996 in binary) from flooring to 28
-    return (a * src_len + b + 1e-9).floor().clamp(0, cap).long()  # (B,)
-
-
-def _limits(max_len: Tensor | int, batch: int, device: torch.device) -> Tensor:
-    """``max_len`` as a (B,) long tensor: an int applies to every sentence."""
-    if isinstance(max_len, Tensor):
-        if max_len.shape != (batch,):
-            raise ValueError(f"max_len must have shape ({batch},), got {tuple(max_len.shape)}")
-        return max_len.to(device=device, dtype=torch.long)
-    return torch.full((batch,), int(max_len), dtype=torch.long, device=device)  # (B,)
-
-
-def _check_n_best(n_best: int, beam: int) -> None:
-    if not 1 <= n_best <= beam:
-        raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
-
-
-def _log_probs(logits: Tensor, at_limit: Tensor, bos: int, eos: int, pad: int) -> Tensor:
-    """Float32 log-probs (N, V), PAD and BOS set to -inf, rows ``at_limit`` (N,) left with EOS alone;
-    the values kept are the model's own, so scores stay model scores."""
-    logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
-    eos_logp = logp[:, eos].clone()  # (N,)
-    logp[:, pad] = NEG_INF
-    logp[:, bos] = NEG_INF
-    logp.masked_fill_(at_limit[:, None], NEG_INF)
-    logp[:, eos] = eos_logp
-    return logp
-
-
-@torch.no_grad()
 def greedy_search(
     decoder: Decoder, memory: EncoderOutput, max_len: Tensor | int, bos: int = BOS, eos: int = EOS,
     pad: int = PAD,
@@ -112,7 +48,7 @@ def greedy_search(
         One hypothesis per sentence; ``norm_score`` equals ``score`` (no length penalty).
     """
     batch, device = memory.mask.size(0), memory.mask.device
-    limits = _limits(max_len, batch, device)  # (B,)
+    limits = as_limits(max_len, batch, device)  # (B,)
     state = decoder.init_state(memory)
     prev = torch.full((batch,), bos, dtype=torch.long, device=device)  # (B,)
     done = torch.zeros(batch, dtype=torch.bool, device=device)  # (B,)
@@ -120,7 +56,7 @@ def greedy_search(
     outputs = []
     for t in range(int(limits.max()) + 1 if batch else 0):
         logits, state = decoder.step(prev, memory, state)  # (B, V)
-        best, token = _log_probs(logits, t >= limits, bos, eos, pad).max(dim=-1)  # (B,), (B,)
+        best, token = step_log_probs(logits, t >= limits, bos, eos, pad).max(dim=-1)  # (B,), (B,)
         scores += best.double().masked_fill(done, 0.0)
         token = token.masked_fill(done, pad)  # (B,)
         outputs.append(token)
@@ -130,7 +66,7 @@ def greedy_search(
         prev = token.masked_fill(done, pad)  # (B,) a row that just ended is fed PAD, not its EOS
     tokens = torch.stack(outputs, dim=1) if outputs else limits.new_zeros(batch, 0)  # (B, T)
     lengths = tokens.ne(pad).sum(dim=1) - 1  # (B,) PAD is never produced, EOS once per row
-    return _result(tokens[:, None], lengths[:, None], scores[:, None], scores[:, None], skip_empty=False)
+    return to_result(tokens[:, None], lengths[:, None], scores[:, None], scores[:, None], skip_empty=False)
 
 
 @dataclass
@@ -271,9 +207,9 @@ def beam_search(
         n_best: hypotheses returned per sentence, at most ``beam``.
         bos, eos, pad: special ids of the target vocabulary.
     """
-    _check_n_best(n_best, beam)
+    check_n_best(n_best, beam)
     batch, device = memory.mask.size(0), memory.mask.device
-    limits = _limits(max_len, batch, device)  # (B,)
+    limits = as_limits(max_len, batch, device)  # (B,)
     width = int(limits.max()) if batch else 0
     finished = _Finished.empty(batch, n_best, width, device)
     alive = _init_beam(decoder, memory, beam, limits)
@@ -281,23 +217,13 @@ def beam_search(
     for t in range(width + 1 if batch else 0):
         logits, alive.state = decoder.step(prev, alive.memory, alive.state)  # (A*K, V)
         at_limit = (alive.limits <= t).repeat_interleave(beam)  # (A*K,)
-        cand = _select_candidates(alive, _log_probs(logits, at_limit, bos, eos, pad))
+        cand = _select_candidates(alive, step_log_probs(logits, at_limit, bos, eos, pad))
         finished.add(alive, cand, t, alpha, eos)
         order = _advance(alive, cand, eos, pad)  # (A, K)
         prev = _prune(decoder, alive, order, ~_sentences_done(alive, finished, t, alpha))  # (A'*K,)
         if prev.numel() == 0:
             break
-    return _result(finished.tokens, finished.lengths, finished.scores, finished.norm, skip_empty=True)
-
-
-def _result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor, skip_empty: bool) -> SearchResult:
-    """Tensors (B, n, W), (B, n), (B, n), (B, n) -> SearchResult; ``skip_empty`` drops -inf slots."""
-    columns = (tokens.tolist(), lengths.tolist(), scores.tolist(), norm.tolist())
-    return SearchResult([
-        [Hypothesis(toks[:length], score, nscore)
-         for toks, length, score, nscore in zip(*sentence) if not (skip_empty and nscore == NEG_INF)]
-        for sentence in zip(*columns)
-    ])
+    return to_result(finished.tokens, finished.lengths, finished.scores, finished.norm, skip_empty=True)
 
 
 def decode(
@@ -313,7 +239,7 @@ def decode(
         beam, alpha, n_best: as in ``beam_search``.
         max_len_a, max_len_b, max_len_cap: limits ``floor(a * src_len + b)``, at most ``cap``.
     """
-    _check_n_best(n_best, beam)
+    check_n_best(n_best, beam)
     enc_slot, dec_slot = model.tasks[task] if isinstance(task, str) else task
     decoder, pad = model.decoders[dec_slot], model.pad_ids.get(dec_slot, PAD)
     was_training = model.training
