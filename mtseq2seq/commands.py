@@ -122,6 +122,8 @@ def translate(args: argparse.Namespace) -> int:
     from .evaluate import task_max_len
     from .trainer import pick_device
 
+    if args.beam < 1 or not 1 <= args.n_best <= args.beam:
+        raise UserError(f"--beam {args.beam} --n-best {args.n_best}: need 1 <= n-best <= beam")
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
     pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)

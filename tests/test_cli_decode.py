@@ -68,6 +68,9 @@ def test_translate_any_encoder_with_any_decoder(trained, capsys, monkeypatch) ->
     code, _, err = run_translate(["--checkpoint", str(ckpt), "--task", "en>fr"], "x\n",
                                  capsys, monkeypatch)
     assert code == 2 and "no task 'en>fr' in the checkpoint" in err
+    code, _, err = run_translate(["--checkpoint", str(ckpt), "--task", "en>de", "--beam", "2",
+                                  "--n-best", "3"], "x\n", capsys, monkeypatch)
+    assert code == 2 and "need 1 <= n-best <= beam" in err
 
 
 def test_evaluate_writes_table_and_json(trained, capsys) -> None:
