@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .hypotheses import (NEG_INF, Hypothesis, SearchResult, as_limits, check_n_best, length_penalty,
-                         max_lengths, step_log_probs, to_result)
+                         max_lengths, to_result)
 from .modules.base import Decoder, EncoderOutput, State
 from .vocab import BOS, EOS, PAD
 
@@ -33,6 +33,38 @@ __all__ = ["Hypothesis", "SearchResult", "beam_search", "decode", "greedy_search
 
 if TYPE_CHECKING:  # search needs only the module contract, not the model's config imports
     from .model import MultiTaskModel
+
+_BLOCKS = (64, 160, 128, 100, 200, 80, 250, 125)  # row block widths for _row_topk, fastest first
+
+
+def _row_topk(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """``x.topk(k, dim=-1)`` of (N, V) ``x``, exact: the k largest of a row lie in the k blocks of
+    the row with the largest maxima, so blocks' maxima (a fast, vectorized reduction) pick k blocks
+    and the top-k runs over those alone. Falls back to ``topk`` when no block width divides V."""
+    rows, width = x.shape
+    block = next((b for b in _BLOCKS if width % b == 0 and width >= 4 * k * b), 0)
+    if not block:
+        return x.topk(k, dim=-1)
+    blocks = x.view(rows, width // block, block)  # (N, V/b, b)
+    picked = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k)
+    values, pos = blocks.gather(1, picked[:, :, None].expand(-1, -1, block)).view(rows, -1).topk(k, dim=-1)
+    return values, picked.gather(1, pos.div(block, rounding_mode="floor")) * block + pos % block
+
+
+def _step_topk(logits: Tensor, at_limit: Tensor, k: int, bos: int, eos: int, pad: int
+               ) -> tuple[Tensor, Tensor]:
+    """The k best (log-prob, token) of every row as ``step_log_probs(...).topk(k)`` gives them, from
+    logits (N, V): rows ``at_limit`` (N,) get EOS first and -inf after; PAD and BOS never appear."""
+    logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
+    logp[:, pad] = NEG_INF
+    logp[:, bos] = NEG_INF
+    values, tokens = _row_topk(logp, k)  # (N, k)
+    if bool(at_limit.any()):
+        first = torch.zeros_like(values, dtype=torch.bool)  # (N, k)
+        first[:, 0] = True
+        values = torch.where(at_limit[:, None], torch.where(first, logp[:, eos, None], NEG_INF), values)
+        tokens = torch.where(at_limit[:, None] & first, eos, tokens)
+    return values, tokens
 
 def greedy_search(
     decoder: Decoder, memory: EncoderOutput, max_len: Tensor | int, bos: int = BOS, eos: int = EOS,
@@ -56,7 +88,7 @@ def greedy_search(
     outputs = []
     for t in range(int(limits.max()) + 1 if batch else 0):
         logits, state = decoder.step(prev, memory, state)  # (B, V)
-        best, token = step_log_probs(logits, t >= limits, bos, eos, pad).max(dim=-1)  # (B,), (B,)
+        best, token = (v[:, 0] for v in _step_topk(logits, t >= limits, 1, bos, eos, pad))  # (B,), (B,)
         scores += best.double().masked_fill(done, 0.0)
         token = token.masked_fill(done, pad)  # (B,)
         outputs.append(token)
@@ -137,15 +169,15 @@ def _init_beam(decoder: Decoder, memory: EncoderOutput, beam: int, limits: Tenso
     return _Beam(rows, limits, scores, tokens, memory.index_select(expand), state)
 
 
-def _select_candidates(alive: _Beam, logp: Tensor) -> _Candidates:
-    """The 2K best extensions per sentence among all K*V, from logp (A*K, V).
+def _select_candidates(alive: _Beam, row_logp: Tensor, row_tokens: Tensor) -> _Candidates:
+    """The 2K best extensions per sentence among all K*V, from every row's best ``row_logp`` and
+    ``row_tokens`` (A*K, k), k = min(2K, V) (see ``_step_topk``).
 
     A token outside its row's top 2K has 2K better options in its sentence, so a top-k per row first
     shrinks the sentence-wide top-k from K*V to K*2K options without changing the result.
     """
     active, beam = alive.scores.shape
-    per_row = min(2 * beam, logp.size(-1))
-    row_logp, row_tokens = logp.topk(per_row, dim=-1)  # (A*K, k)
+    per_row = row_logp.size(-1)
     total = alive.scores[:, :, None] + row_logp.view(active, beam, per_row).double()  # (A, K, k)
     scores, flat = total.view(active, -1).topk(min(2 * beam, beam * per_row), dim=1)  # (A, C)
     tokens = row_tokens.view(active, -1).gather(1, flat)  # (A, C)
@@ -217,7 +249,8 @@ def beam_search(
     for t in range(width + 1 if batch else 0):
         logits, alive.state = decoder.step(prev, alive.memory, alive.state)  # (A*K, V)
         at_limit = (alive.limits <= t).repeat_interleave(beam)  # (A*K,)
-        cand = _select_candidates(alive, step_log_probs(logits, at_limit, bos, eos, pad))
+        per_row = min(2 * beam, logits.size(-1))
+        cand = _select_candidates(alive, *_step_topk(logits, at_limit, per_row, bos, eos, pad))
         finished.add(alive, cand, t, alpha, eos)
         order = _advance(alive, cand, eos, pad)  # (A, K)
         prev = _prune(decoder, alive, order, ~_sentences_done(alive, finished, t, alpha))  # (A'*K,)

@@ -55,7 +55,7 @@ def apply_module_defaults(recipe: Recipe) -> list[str]:
     under `modules.<type>` that its constructor accepts (its own options win)."""
     defaults = recipe.modules or {}
     if not isinstance(defaults, dict):
-        return [f"modules: expected a mapping like {{type: transformer, transformer: {{dim: 256}}}}"]
+        return ["modules: expected a mapping like {type: transformer, transformer: {dim: 256}}"]
     problems = _check_module_defaults(defaults)
     for section, registry, modules in (("encoders", ENCODERS, recipe.encoders),
                                        ("decoders", DECODERS, recipe.decoders)):

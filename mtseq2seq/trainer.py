@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from . import checkpoint
+from .allocator import keep_freed_cpu_memory
 from .config import Recipe
 from .data.batching import TaskIterator
 from .errors import TrainingError
@@ -55,6 +56,8 @@ class Trainer:
         torch.manual_seed(recipe.seed)
         random.seed(recipe.seed)
         self.device = pick_device(self.cfg.device)
+        if self.device.type == "cpu":
+            keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
             log.info("removed %s, left by a save that was killed", stale)
         self.model = MultiTaskModel.build(recipe, vocabs).to(self.device)

@@ -15,7 +15,7 @@ import torch
 
 from mtseq2seq import checkpoint
 from mtseq2seq.__main__ import main
-from mtseq2seq.config import VocabConfig, load_recipe
+from mtseq2seq.config import load_recipe
 from mtseq2seq.data.binarize import encode_file
 from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import CheckpointError, DataError

@@ -2,13 +2,23 @@
 
 Multi-head attention goes through ``torch.nn.functional.scaled_dot_product_attention`` so PyTorch
 picks the fused kernel; projections are fused (one Linear for Q, K, V in self-attention, one for
-K, V in cross-attention). Masks are bool, True = may attend.
+K, V in cross-attention). Masks are bool, True = may attend. Training with attention dropout on the
+CPU computes the same thing explicitly (``attend``), with the cheap dropout mask of ``dropout.py``:
+PyTorch's own path there is the same unfused math plus a ``bernoulli_`` mask.
+
+Cross-attention's incremental ``step`` takes the memory keys/values at *memory rows*, fewer than
+the decoder rows when beam search runs K hypotheses per sentence: ``rows`` maps decoder rows to
+memory rows, and when every memory row serves ``group`` consecutive decoder rows, the group's
+queries attend together as ``group`` query positions of one memory row (no copied keys/values).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .dropout import dropout as drop
+from .linear import Linear
 
 
 def check_heads(dim: int, heads: int) -> None:
@@ -39,6 +49,45 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * head_dim)  # (B, T, D)
 
 
+def attend(
+    q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, p: float, training: bool
+) -> Tensor:
+    """Scaled dot-product attention with dropout ``p`` on the weights when ``training``.
+
+    Args: q (B, H, T, dh); k, v (B, H, S, dh); mask broadcastable to (B, H, T, S) or None.
+    Returns (B, H, T, dh).
+    """
+    if not (training and p > 0.0 and q.device.type == "cpu"):
+        return F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, dropout_p=p if training else 0.0, is_causal=causal
+        )  # (B, H, T, dh)
+    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, T, S)
+    if causal:
+        length, keys = scores.shape[-2:]
+        mask = torch.ones(length, keys, dtype=torch.bool, device=q.device).tril(keys - length)  # (T, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)  # (B, H, T, S)
+    return torch.matmul(drop(weights, p, True), v)  # (B, H, T, dh)
+
+
+def step_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: float, training: bool
+                   ) -> Tensor:
+    """Attention of the newest position(s) during decoding: q (B, H, G, dh), k, v (B, H, S, dh).
+
+    Written out (two products and a softmax) rather than the fused kernel: for these few queries it
+    is as fast, and it computes each query row the same way whatever G is, so beam search's grouped
+    rows (G hypotheses of one sentence) score exactly as greedy's single rows do.
+    """
+    if training and p > 0.0:
+        return attend(q, k, v, mask, False, p, training)  # (B, H, G, dh)
+    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, G, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)  # (B, H, G, S)
+    return torch.matmul(weights, v)  # (B, H, G, dh)
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention with a fused QKV projection and an incremental K/V cache path.
 
@@ -53,16 +102,13 @@ class SelfAttention(nn.Module):
         check_heads(dim, heads)
         self.heads = heads
         self.dropout = dropout
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.out = nn.Linear(dim, dim)
+        self.qkv = Linear(dim, 3 * dim)
+        self.out = Linear(dim, dim)
 
     def forward(self, x: Tensor, mask: Tensor | None = None, causal: bool = False) -> Tensor:
         """Args: x (B, T, D); mask broadcastable to (B, H, T, T) or None; causal for decoders."""
         q, k, v = split_heads(self.qkv(x), 3, self.heads).unbind(0)  # 3 x (B, H, T, dh)
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal
-        )  # (B, H, T, dh)
+        y = attend(q, k, v, mask, causal, self.dropout, self.training)  # (B, H, T, dh)
         return self.out(merge_heads(y))  # (B, T, D)
 
     def step(self, x: Tensor, cache_k: Tensor, cache_v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -78,8 +124,7 @@ class SelfAttention(nn.Module):
         q, k, v = split_heads(self.qkv(x), 3, self.heads).unbind(0)  # 3 x (B, H, 1, dh)
         k = torch.cat([cache_k.to(k.dtype), k], dim=2)  # (B, H, t + 1, dh)
         v = torch.cat([cache_v.to(v.dtype), v], dim=2)  # (B, H, t + 1, dh)
-        p = self.dropout if self.training else 0.0
-        y = F.scaled_dot_product_attention(q, k, v, dropout_p=p)  # (B, H, 1, dh)
+        y = step_attention(q, k, v, None, self.dropout, self.training)  # (B, H, 1, dh)
         return self.out(merge_heads(y)), k, v  # (B, 1, D)
 
 
@@ -99,9 +144,9 @@ class CrossAttention(nn.Module):
         check_heads(dim, heads)
         self.heads = heads
         self.dropout = dropout
-        self.q = nn.Linear(dim, dim)
-        self.kv = nn.Linear(dim, 2 * dim)
-        self.out = nn.Linear(dim, dim)
+        self.q = Linear(dim, dim)
+        self.kv = Linear(dim, 2 * dim)
+        self.out = Linear(dim, dim)
 
     def project_memory(self, states: Tensor) -> tuple[Tensor, Tensor]:
         """(B, S, D) memory -> keys, values, each (B, H, S, dh)."""
@@ -111,11 +156,33 @@ class CrossAttention(nn.Module):
     def forward(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor) -> Tensor:
         """Args: x (B, T, D); k, v (B, H, S, dh); mask (B, 1, 1, S) from ``key_mask``."""
         q = split_heads(self.q(x), 1, self.heads)[0]  # (B, H, T, dh)
-        p = self.dropout if self.training else 0.0
         # .to() is a no-op unless the memory was projected outside the autocast region of the query
         k, v = k.to(q.dtype), v.to(q.dtype)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, T, dh)
+        y = attend(q, k, v, mask, False, self.dropout, self.training)  # (B, H, T, dh)
         return self.out(merge_heads(y))  # (B, T, D)
+
+    def step(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor, rows: Tensor | None, group: int
+             ) -> Tensor:
+        """One position of N decoder rows against memory keys/values kept at M memory rows.
+
+        Args:
+            x: (N, 1, D) queries.
+            k, v: (M, H, S, dh) memory keys/values; mask: (M, 1, 1, S).
+            rows: (N,) memory row of each decoder row, or None when they are the same rows (N = M).
+            group: when > 0, ``rows`` is ``arange(M).repeat_interleave(group)`` (N = M * group).
+
+        Returns:
+            (N, 1, D).
+        """
+        if not group:
+            if rows is not None:  # an arbitrary mapping: copy the rows' keys/values
+                k, v, mask = k.index_select(0, rows), v.index_select(0, rows), mask.index_select(0, rows)
+            group = 1
+        rows_n, dim = x.size(0), x.size(-1)
+        q = self.q(x).view(rows_n // group, group, self.heads, -1).transpose(1, 2)  # (M, H, G, dh)
+        k, v = k.to(q.dtype), v.to(q.dtype)
+        y = step_attention(q, k, v, mask, self.dropout, self.training)  # (M, H, G, dh)
+        return self.out(y.transpose(1, 2).reshape(rows_n, 1, dim))  # (N, 1, D)
 
 
 class LuongAttention(nn.Module):
@@ -131,7 +198,7 @@ class LuongAttention(nn.Module):
 
     def __init__(self, query_size: int, memory_size: int) -> None:
         super().__init__()
-        self.proj = nn.Linear(query_size, memory_size, bias=False)
+        self.proj = Linear(query_size, memory_size, bias=False)
 
     def forward(self, query: Tensor, states: Tensor, mask: Tensor) -> Tensor:
         """Args: query (B, Dq); states (B, S, Dm); mask (B, S) True = real. Returns context (B, Dm)."""

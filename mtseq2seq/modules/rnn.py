@@ -12,7 +12,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .attention import LuongAttention
 from .base import DECODERS, ENCODERS, Decoder, Encoder, EncoderOutput, State
+from .dropout import Dropout
 from .embeddings import TokenEmbedding
+from .linear import Linear
 
 
 @ENCODERS.register("rnn")
@@ -39,7 +41,7 @@ class RNNEncoder(Encoder):
             raise ValueError(f"rnn encoder dim ({dim}) must be even: it is split between two directions")
         self.output_size = dim
         self.embed = TokenEmbedding(vocab_size, embed_dim, pad_id)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.lstm = nn.LSTM(embed_dim, dim // 2, num_layers=layers, batch_first=True, bidirectional=True,
                             dropout=dropout if layers > 1 else 0.0)
 
@@ -83,13 +85,13 @@ class RNNDecoder(Decoder):
         self.dim = dim
         self.num_layers = layers
         self.embed = TokenEmbedding(vocab_size, embed_dim, pad_id)
-        self.drop = nn.Dropout(dropout)
-        self.init_proj = nn.Linear(dim, 2 * layers * dim)
+        self.drop = Dropout(dropout)
+        self.init_proj = Linear(dim, 2 * layers * dim)
         self.lstm = nn.LSTM(embed_dim + dim, dim, num_layers=layers, batch_first=True,
                             dropout=dropout if layers > 1 else 0.0)
         self.attention = LuongAttention(dim, dim)
-        self.combine = nn.Linear(2 * dim, dim, bias=False)  # W_c
-        self.output = nn.Linear(dim, vocab_size, bias=False)
+        self.combine = Linear(2 * dim, dim, bias=False)  # W_c
+        self.output = Linear(dim, vocab_size, bias=False)
         if tie_embeddings:
             self.output.weight = self.embed.weight
 

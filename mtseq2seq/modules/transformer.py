@@ -3,23 +3,24 @@
 The decoder's incremental state (see ``TransformerDecoder.init_state``) caches per-layer self-attention
 keys/values, grown by one position per step, and the cross-attention keys/values of the memory,
 computed once; a step therefore costs O(current length) and never re-runs the prefix.
+``reorder_state`` never copies the memory keys/values just to follow the decoder rows: it keeps a map
+from decoder rows to memory rows, and compacts the memory rows only when some are no longer used
+(beam search: when sentences finish), so expanding to K hypotheses or reordering them costs nothing.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from .attention import CrossAttention, SelfAttention, check_heads, key_mask
 from .base import DECODERS, ENCODERS, Decoder, Encoder, EncoderOutput, State
+from .dropout import Dropout
 from .embeddings import SinusoidalPositions, TokenEmbedding
-
-
-class FeedForward(nn.Sequential):
-    """Position-wise Linear -> ReLU -> dropout -> Linear."""
-
-    def __init__(self, dim: int, ff: int, dropout: float) -> None:
-        super().__init__(nn.Linear(dim, ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ff, dim))
+from .feedforward import FeedForward
+from .linear import Linear
 
 
 class EncoderLayer(nn.Module):
@@ -31,11 +32,11 @@ class EncoderLayer(nn.Module):
         self.attn = SelfAttention(dim, heads, dropout)
         self.ff_norm = nn.LayerNorm(dim)
         self.ff = FeedForward(dim, ff, dropout)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:  # x (B, S, D), mask (B, 1, 1, S)
-        x = x + self.drop(self.attn(self.attn_norm(x), mask=mask))  # (B, S, D)
-        return x + self.drop(self.ff(self.ff_norm(x)))  # (B, S, D)
+        x = self.drop.add(x, self.attn(self.attn_norm(x), mask=mask))  # (B, S, D)
+        return self.drop.add(x, self.ff(self.ff_norm(x)))  # (B, S, D)
 
 
 class DecoderLayer(nn.Module):
@@ -49,24 +50,24 @@ class DecoderLayer(nn.Module):
         self.cross_attn = CrossAttention(dim, heads, dropout)
         self.ff_norm = nn.LayerNorm(dim)
         self.ff = FeedForward(dim, ff, dropout)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, cross_k: Tensor, cross_v: Tensor, mask: Tensor) -> Tensor:
         """Teacher forcing: x (B, T, D); cross_k/v (B, H, S, dh); mask (B, 1, 1, S)."""
-        x = x + self.drop(self.self_attn(self.self_norm(x), causal=True))  # (B, T, D)
-        return self._cross_and_ff(x, cross_k, cross_v, mask)  # (B, T, D)
+        x = self.drop.add(x, self.self_attn(self.self_norm(x), causal=True))  # (B, T, D)
+        x = self.drop.add(x, self.cross_attn(self.cross_norm(x), cross_k, cross_v, mask))  # (B, T, D)
+        return self.drop.add(x, self.ff(self.ff_norm(x)))  # (B, T, D)
 
     def step(
-        self, x: Tensor, self_k: Tensor, self_v: Tensor, cross_k: Tensor, cross_v: Tensor, mask: Tensor
+        self, x: Tensor, self_k: Tensor, self_v: Tensor, cross: "_Cross", layer: int
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """One position: x (B, 1, D); self_k/v (B, H, t, dh) -> output and caches grown to t + 1."""
-        y, self_k, self_v = self.self_attn.step(self.self_norm(x), self_k, self_v)  # (B, 1, D)
-        x = self._cross_and_ff(x + self.drop(y), cross_k, cross_v, mask)  # (B, 1, D)
-        return x, self_k, self_v
-
-    def _cross_and_ff(self, x: Tensor, cross_k: Tensor, cross_v: Tensor, mask: Tensor) -> Tensor:
-        x = x + self.drop(self.cross_attn(self.cross_norm(x), cross_k, cross_v, mask))  # (B, T, D)
-        return x + self.drop(self.ff(self.ff_norm(x)))  # (B, T, D)
+        """One position: x (N, 1, D); self_k/v (N, H, t, dh) -> output and caches grown to t + 1."""
+        y, self_k, self_v = self.self_attn.step(self.self_norm(x), self_k, self_v)  # (N, 1, D)
+        x = self.drop.add(x, y)  # (N, 1, D)
+        y = self.cross_attn.step(self.cross_norm(x), cross.k[layer], cross.v[layer], cross.mask,
+                                 cross.rows, cross.group)  # (N, 1, D)
+        x = self.drop.add(x, y)  # (N, 1, D)
+        return self.drop.add(x, self.ff(self.ff_norm(x))), self_k, self_v  # (N, 1, D)
 
 
 @ENCODERS.register("transformer")
@@ -92,7 +93,7 @@ class TransformerEncoder(Encoder):
         self.output_size = dim
         self.embed = TokenEmbedding(vocab_size, dim, pad_id)
         self.positions = SinusoidalPositions(dim)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.layers = nn.ModuleList(EncoderLayer(dim, heads, ff, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
 
@@ -131,10 +132,10 @@ class TransformerDecoder(Decoder):
         self.heads = heads
         self.embed = TokenEmbedding(vocab_size, dim, pad_id)
         self.positions = SinusoidalPositions(dim)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.layers = nn.ModuleList(DecoderLayer(dim, heads, ff, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
-        self.output = nn.Linear(dim, vocab_size, bias=False)
+        self.output = Linear(dim, vocab_size, bias=False)
         if tie_embeddings:
             self.output.weight = self.embed.weight
 
@@ -150,8 +151,11 @@ class TransformerDecoder(Decoder):
     def init_state(self, memory: EncoderOutput) -> State:
         """State: a dict with
 
-        - ``self_k``, ``self_v``: per-layer lists of (B, H, t, dh) caches, t = 0 at first;
-        - ``cross_k``, ``cross_v``: per-layer lists of (B, H, S, dh) memory projections;
+        - ``self_k``, ``self_v``: per-layer lists of (N, H, t, dh) caches, t = 0 at first;
+        - ``cross_k``, ``cross_v``: per-layer lists of (M, H, S, dh) memory projections at *memory
+          rows*, and ``cross_mask`` (M, 1, 1, S) their key mask; M = N = B at first;
+        - ``cross_rows``: (N,) memory row of each decoder row, or None when they are the same;
+        - ``cross_group``: G > 0 when ``cross_rows`` is ``arange(M).repeat_interleave(G)``, else 0;
         - ``pos``: int, the position of the next token (= t).
         """
         states = memory.states
@@ -163,32 +167,70 @@ class TransformerDecoder(Decoder):
             "self_v": [empty] * len(self.layers),
             "cross_k": [k for k, _ in cross],
             "cross_v": [v for _, v in cross],
+            "cross_mask": key_mask(memory.mask),  # (B, 1, 1, S)
+            "cross_rows": None,
+            "cross_group": 0,
             "pos": 0,
         }
 
     def step(self, prev: Tensor, memory: EncoderOutput, state: State) -> tuple[Tensor, State]:
-        """prev (B,) last tokens -> logits (B, V) and the state one position longer."""
+        """prev (N,) last tokens -> logits (N, V) and the state one position longer.
+
+        The memory keys/values and mask come from ``state`` (``memory`` is what it was built from).
+        """
         pos = state["pos"]
-        x = self.drop(self.embed(prev[:, None]) + self.positions(1, offset=pos))  # (B, 1, D)
-        mask = key_mask(memory.mask)  # (B, 1, 1, S)
+        x = self.drop(self.embed(prev[:, None]) + self.positions(1, offset=pos))  # (N, 1, D)
+        cross = _Cross.of(state)
         new_k, new_v = [], []
         for i, layer in enumerate(self.layers):
-            x, k, v = layer.step(x, state["self_k"][i], state["self_v"][i],
-                                 state["cross_k"][i], state["cross_v"][i], mask)  # (B, 1, D)
+            x, k, v = layer.step(x, state["self_k"][i], state["self_v"][i], cross, i)  # (N, 1, D)
             new_k.append(k)
             new_v.append(v)
-        logits = self.output(self.norm(x[:, 0]))  # (B, V)
+        logits = self.output(self.norm(x[:, 0]))  # (N, V)
         return logits, {**state, "self_k": new_k, "self_v": new_v, "pos": pos + 1}
 
     def reorder_state(self, state: State, order: Tensor) -> State:
-        """Every tensor in the state index-selected along batch (dim 0); ``pos`` unchanged."""
-        return {key: _index_select(value, order) for key, value in state.items()}
+        """Rows picked by ``order`` (N',): the self-attention caches are copied; the memory rows are
+        only re-mapped, and copied (compacted) when some of them are no longer used."""
+        rows = order if state["cross_rows"] is None else state["cross_rows"].index_select(0, order)
+        return {
+            **state,
+            "self_k": [k.index_select(0, order) for k in state["self_k"]],
+            "self_v": [v.index_select(0, order) for v in state["self_v"]],
+            **_compact_memory(state, rows),
+        }
 
 
-def _index_select(value: Any, order: Tensor) -> Any:
-    """Tensors (and lists of tensors) picked along dim 0; anything else returned as is."""
-    if isinstance(value, Tensor):
-        return value.index_select(0, order)
-    if isinstance(value, list):
-        return [_index_select(v, order) for v in value]
-    return value
+@dataclass
+class _Cross:
+    """The memory side of a decoder state: every layer's keys/values at memory rows, and the map."""
+
+    k: list[Tensor]  # L x (M, H, S, dh)
+    v: list[Tensor]  # L x (M, H, S, dh)
+    mask: Tensor  # (M, 1, 1, S)
+    rows: Tensor | None  # (N,) memory row of each decoder row; None: the identity
+    group: int  # G > 0: rows == arange(M).repeat_interleave(G)
+
+    @classmethod
+    def of(cls, state: State) -> "_Cross":
+        return cls(state["cross_k"], state["cross_v"], state["cross_mask"], state["cross_rows"],
+                   state["cross_group"])
+
+
+def _compact_memory(state: State, rows: Tensor) -> dict[str, Any]:
+    """The state's memory entries for decoder rows reading memory rows ``rows`` (N,): unused memory
+    rows dropped (a copy only then), the map renumbered, and its group structure detected."""
+    used, inverse = torch.unique(rows, sorted=True, return_inverse=True)  # (M',), (N,)
+    out: dict[str, Any] = {}
+    if used.numel() < state["cross_mask"].size(0):
+        out["cross_k"] = [k.index_select(0, used) for k in state["cross_k"]]
+        out["cross_v"] = [v.index_select(0, used) for v in state["cross_v"]]
+        out["cross_mask"] = state["cross_mask"].index_select(0, used)
+        rows = inverse  # (N,)
+    count, memory_rows = rows.numel(), used.numel()
+    group = count // memory_rows if memory_rows and count % memory_rows == 0 else 0
+    grouped = torch.arange(memory_rows, device=rows.device).repeat_interleave(group) if group else None
+    if grouped is not None and not torch.equal(rows, grouped):
+        group = 0
+    out["cross_rows"], out["cross_group"] = (None, 0) if group == 1 else (rows, group)
+    return out

@@ -1,0 +1,75 @@
+"""bf16 autocast against fp32 on the toy recipe: validation loss after the same number of updates.
+
+    python bench/bf16_quality.py [--steps 300] [--set KEY=VALUE ...]
+
+Two real trainers (``recipes/toy/one_to_many.yaml``, same seed, same batches), one with
+``train.precision=fp32`` and one with ``train.precision=bf16``, each run ``--steps`` updates of
+``trainer.train_step(trainer.scheduler.next_tasks())``, then ``trainer.validate()`` (teacher-forced
+loss per task, no decoding). Target: every task's bf16 loss within 2% of its fp32 loss. The speed
+target for bf16 (1.5x fp32) is measured by train_speed.py at the benchmark sizes; the tokens/s here
+are for the toy sizes, for reference.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(1, str(ROOT))
+
+from common import append_results, set_threads, table  # noqa: E402
+from multitask_overhead import trainer_for  # noqa: E402
+
+
+def train_and_validate(recipe: Path, overrides: list[str], run_dir: Path, steps: int
+                       ) -> tuple[dict[str, float], float]:
+    """Per-task validation loss after ``steps`` updates, and training tokens/s."""
+    trainer = trainer_for(recipe, overrides, run_dir)
+    tokens, start = 0, time.perf_counter()
+    for _ in range(steps):
+        tokens += sum(n for _, n in trainer.train_step(trainer.scheduler.next_tasks()).values())
+    rate = tokens / (time.perf_counter() - start)
+    forced, _ = trainer.validate()
+    return {r.task: r.loss for r in forced}, rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--recipe", default=str(ROOT / "recipes/toy/one_to_many.yaml"))
+    parser.add_argument("--workdir", default="/tmp/mtseq2seq_bench_multitask")
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    set_threads(args.threads)
+    work = Path(args.workdir)
+    common = [f"data_dir={work / 'data'}", "valid.decode=false", *args.overrides]
+    losses, rates = {}, {}
+    for precision in ("fp32", "bf16"):
+        losses[precision], rates[precision] = train_and_validate(
+            Path(args.recipe), [*common, f"train.precision={precision}"], work / "run", args.steps)
+        print(f"{precision}: {losses[precision]} ({rates[precision]:,.0f} tokens/s)", flush=True)
+    rows, worst = [], 0.0
+    for task, fp32 in losses["fp32"].items():
+        diff = losses["bf16"][task] / fp32 - 1.0
+        worst = max(worst, abs(diff))
+        rows.append([task, f"{fp32:.4f}", f"{losses['bf16'][task]:.4f}", f"{100 * diff:+.2f}%"])
+    headers = ["task", "valid loss fp32", "valid loss bf16", "bf16 vs fp32"]
+    body = (f"recipe {args.recipe}, {args.steps} updates each (overrides: {', '.join(common)})\n\n"
+            + table(headers, rows) + f"\n\ntoy-size training speed: fp32 {rates['fp32']:,.0f}, "
+            f"bf16 {rates['bf16']:,.0f} tokens/s\n\n" + table(["target", "measured", "goal", ""], [[
+                "largest |bf16 / fp32 - 1| of the validation losses", f"{100 * worst:.2f}%", "<= 2%",
+                "met" if worst <= 0.02 else "MISSED"]]))
+    print("\n" + body)
+    if not args.no_record:
+        append_results("bf16 against fp32: validation loss", body)
+
+
+if __name__ == "__main__":
+    main()
