@@ -6,6 +6,7 @@ shared machine's load hit every system alike, and reports medians.
 """
 from __future__ import annotations
 
+import argparse
 import datetime
 import importlib.metadata
 import os
@@ -119,6 +120,13 @@ def cpu_idle_share(seconds: float = 1.0) -> float:
 
 
 QUIET = {"enabled": False, "waited": 0.0}
+
+
+def add_run_flags(parser: argparse.ArgumentParser) -> None:
+    """``--quiet-cpu`` and ``--no-record``, which every timing benchmark takes."""
+    parser.add_argument("--quiet-cpu", action="store_true",
+                        help="shared machine: before each measurement wait until the CPU is idle")
+    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
 
 
 def wait_for_quiet_cpu(threshold: float = 0.9, max_wait: float = 300.0) -> None:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
 
-from common import QUIET, append_results, median, table, wait_for_quiet_cpu  # noqa: E402
+from common import QUIET, add_run_flags, append_results, median, table, wait_for_quiet_cpu  # noqa: E402
 
 RECIPE = "recipes/multi30k/en_de.yaml"
 
@@ -87,9 +87,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=Path("/tmp/m30k"))
     parser.add_argument("--run-dir", type=Path, default=Path("/tmp/benchrun"))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quiet-cpu", action="store_true",
-                        help="shared machine: before each measurement wait until the CPU is idle")
-    parser.add_argument("--no-record", action="store_true")
+    add_run_flags(parser)
     return parser.parse_args()
 
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import systems  # noqa: E402
-from common import (QUIET, append_results, interleaved_rounds, median, set_threads, spread,  # noqa: E402
+from common import (QUIET, add_run_flags, append_results, interleaved_rounds, median, set_threads, spread,  # noqa: E402
                     synchronize, table)
 from synthetic import EOS, PAD, Sizes, pad, sentence_lengths  # noqa: E402
 
@@ -127,9 +127,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--before", default=None, metavar="DIR", help="also our older revision")
-    parser.add_argument("--quiet-cpu", action="store_true",
-                        help="shared machine: before each measurement wait until the CPU is idle")
-    parser.add_argument("--no-record", action="store_true")
+    add_run_flags(parser)
     return parser.parse_args()
 
 

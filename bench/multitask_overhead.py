@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
 
-from common import QUIET, append_results, interleaved_rounds, median, set_threads, spread, table  # noqa: E402
+from common import (QUIET, add_run_flags, append_results, interleaved_rounds, median,  # noqa: E402
+                    set_threads, spread, table)
 from mtseq2seq.config import load_recipe  # noqa: E402
 from mtseq2seq.run import prepare  # noqa: E402
 from mtseq2seq.trainer import Trainer  # noqa: E402
@@ -69,9 +70,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="recipe override for every run, e.g. train.batch_tokens=3000")
-    parser.add_argument("--quiet-cpu", action="store_true",
-                        help="shared machine: before each measurement wait until the CPU is idle")
-    parser.add_argument("--no-record", action="store_true")
+    add_run_flags(parser)
     return parser.parse_args()
 
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ modules
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the mtseq2seq checkout
 
 import systems  # noqa: E402
-from common import (QUIET, append_results, interleaved, interleaved_rounds, matmul_ceiling,  # noqa: E402
+from common import (QUIET, add_run_flags, append_results, interleaved, interleaved_rounds, matmul_ceiling,  # noqa: E402
                     median, set_threads, spread, table)
 from joey_client import JoeyDriver  # noqa: E402
 from mtseq2seq.allocator import keep_freed_cpu_memory  # noqa: E402
@@ -60,9 +60,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--joey-loss", choices=["own", "ce"], default="own")
     parser.add_argument("--before", default=None, metavar="DIR",
                         help="folder holding mtseq2seq_before (bench/make_before.py) for 'before'")
-    parser.add_argument("--quiet-cpu", action="store_true",
-                        help="shared machine: before each measurement wait until the CPU is idle")
-    parser.add_argument("--no-record", action="store_true", help="do not append to RESULTS.md")
+    add_run_flags(parser)
     return parser.parse_args()
 
 
