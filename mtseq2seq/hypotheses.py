@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 NEG_INF = float("-inf")
@@ -65,21 +64,7 @@ def check_n_best(n_best: int, beam: int) -> None:
         raise ValueError(f"need 1 <= n_best <= beam, got n_best={n_best}, beam={beam}")
 
 
-def step_log_probs(logits: Tensor, at_limit: Tensor, bos: int, eos: int, pad: int) -> Tensor:
-    """Float32 log-probs (N, V), PAD and BOS set to -inf, rows ``at_limit`` (N,) left with EOS alone;
-    the values kept are the model's own, so scores stay model scores."""
-    logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
-    eos_logp = logp[:, eos].clone()  # (N,)
-    logp[:, pad] = NEG_INF
-    logp[:, bos] = NEG_INF
-    logp.masked_fill_(at_limit[:, None], NEG_INF)
-    logp[:, eos] = eos_logp
-    return logp
-
-
 @torch.no_grad()
-
-
 def to_result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor, skip_empty: bool) -> SearchResult:
     """Tensors (B, n, W), (B, n), (B, n), (B, n) -> SearchResult; ``skip_empty`` drops -inf slots."""
     columns = (tokens.tolist(), lengths.tolist(), scores.tolist(), norm.tolist())

@@ -53,8 +53,8 @@ def _row_topk(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 def _step_topk(logits: Tensor, at_limit: Tensor, k: int, bos: int, eos: int, pad: int
                ) -> tuple[Tensor, Tensor]:
-    """The k best (log-prob, token) of every row as ``step_log_probs(...).topk(k)`` gives them, from
-    logits (N, V): rows ``at_limit`` (N,) get EOS first and -inf after; PAD and BOS never appear."""
+    """The k best (float32 log-prob, token) of every row of logits (N, V). PAD and BOS never appear;
+    rows ``at_limit`` (N,) get EOS first (with the model's own log-prob) and -inf after."""
     logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
     logp[:, pad] = NEG_INF
     logp[:, bos] = NEG_INF
