@@ -1,6 +1,6 @@
 """The CPU fast paths compute what the plain PyTorch layers compute: the fused loss, the cheap dropout
-mask, the oneDNN ``Linear``, the fused feed-forward block (float32 and bf16 autocast) and the
-allocator setting."""
+mask, the oneDNN ``Linear``, the fused feed-forward block (float32 and bf16 autocast), bf16 attention
+and the allocator setting."""
 from __future__ import annotations
 
 import pytest
@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from mtseq2seq.allocator import keep_freed_cpu_memory
 from mtseq2seq.loss import label_smoothed_loss
 from mtseq2seq.modules import linear as linear_module
+from mtseq2seq.modules.attention import attend, key_mask
 from mtseq2seq.modules.dropout import dropout, keep_mask, keep_scale
 from mtseq2seq.modules.feedforward import FeedForward
 from mtseq2seq.modules.linear import Linear
@@ -160,3 +161,27 @@ def test_allocator_setting_answers_without_failing() -> None:
     assert keep_freed_cpu_memory() == keep_freed_cpu_memory()
     big = torch.ones(4096, 4096)
     assert big.sum().item() == 4096 * 4096
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_bf16_attention_matches_float32_sdpa(causal: bool) -> None:
+    """bf16 on the CPU takes the written-out path (two products, float32 softmax), not the kernel."""
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(3, 4, 7, 16) for _ in range(3))  # (B, H, T, dh)
+    keep = torch.ones(3, 7, dtype=torch.bool)
+    keep[1, 5:] = False  # padded keys
+    mask = None if causal else key_mask(keep)  # (B, 1, 1, S)
+    ref_inputs = [t.clone().requires_grad_() for t in (q, k, v)]
+    ref = F.scaled_dot_product_attention(*ref_inputs, attn_mask=mask, is_causal=causal)
+    bf16_inputs = [t.bfloat16().requires_grad_() for t in (q, k, v)]
+    out = attend(*bf16_inputs, mask, causal, 0.0, True)
+    assert out.dtype == torch.bfloat16
+    assert torch.allclose(out.float(), ref, atol=3e-2)
+    weights = torch.randn_like(ref)
+    (ref * weights).sum().backward()
+    (out.float() * weights).sum().backward()
+    for got, want in zip(bf16_inputs, ref_inputs):
+        assert torch.allclose(got.grad.float(), want.grad, atol=5e-2 * max(want.grad.abs().max().item(), 1.0))
+    with torch.no_grad():  # decoding/validation under autocast: same path, no dropout
+        assert torch.allclose(attend(*(t.bfloat16() for t in (q, k, v)), mask, causal, 0.1, False).float(),
+                              ref, atol=3e-2)

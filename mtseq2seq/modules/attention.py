@@ -2,9 +2,11 @@
 
 Multi-head attention goes through ``torch.nn.functional.scaled_dot_product_attention`` so PyTorch
 picks the fused kernel; projections are fused (one Linear for Q, K, V in self-attention, one for
-K, V in cross-attention). Masks are bool, True = may attend. Training with attention dropout on the
-CPU computes the same thing explicitly (``attend``), with the cheap dropout mask of ``dropout.py``:
-PyTorch's own path there is the same unfused math plus a ``bernoulli_`` mask.
+K, V in cross-attention). Masks are bool, True = may attend. On the CPU two cases compute the same
+thing explicitly instead (``attend``): training with attention dropout, with the cheap dropout mask
+of ``dropout.py`` (PyTorch's own path there is the same unfused math plus a ``bernoulli_`` mask),
+and bfloat16 (autocast), where the fused CPU kernel is about 5x slower than two bf16 products and
+a float32 softmax (forward + backward at the toy and benchmark sizes, torch 2.13).
 
 Cross-attention's incremental ``step`` takes the memory keys/values at *memory rows*, fewer than
 the decoder rows when beam search runs K hypotheses per sentence: ``rows`` maps decoder rows to
@@ -57,10 +59,10 @@ def attend(
     Args: q (B, H, T, dh); k, v (B, H, S, dh); mask broadcastable to (B, H, T, S) or None.
     Returns (B, H, T, dh).
     """
-    if not (training and p > 0.0 and q.device.type == "cpu"):
+    p = p if training else 0.0
+    if not (q.device.type == "cpu" and (p > 0.0 or q.dtype == torch.bfloat16)):
         return F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, dropout_p=p if training else 0.0, is_causal=causal
-        )  # (B, H, T, dh)
+            q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)  # (B, H, T, dh)
     scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, T, S)
     if causal:
         length, keys = scores.shape[-2:]
@@ -68,7 +70,7 @@ def attend(
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
     weights = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)  # (B, H, T, S)
-    return torch.matmul(drop(weights, p, True), v)  # (B, H, T, dh)
+    return torch.matmul(drop(weights, p, p > 0.0), v)  # (B, H, T, dh)
 
 
 def step_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: float, training: bool
