@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .errors import UserError
+from .interrupt import exit_status
 
 log = logging.getLogger("mtseq2seq")
 
@@ -23,7 +24,9 @@ class TqdmHandler(logging.Handler):
 def setup_logging(run_dir: Path | None, verbose: bool = False) -> None:
     root = logging.getLogger("mtseq2seq")
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    root.handlers.clear()
+    for old in list(root.handlers):  # a file handler left open would keep writing to its file
+        root.removeHandler(old)
+        old.close()
     console = TqdmHandler()
     console.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
     root.addHandler(console)
@@ -34,14 +37,22 @@ def setup_logging(run_dir: Path | None, verbose: bool = False) -> None:
         root.addHandler(file)
 
 
-def add_recipe_args(parser: argparse.ArgumentParser) -> None:
+RUN_DIR_TRAIN = ("where vocabularies, checkpoints and logs go: DIR/vocab/, DIR/checkpoint_*.pt, "
+                 "DIR/train.log (default: the recipe's run_dir, else runs/<recipe name>; "
+                 "relative to the working directory)")
+
+
+def add_recipe_args(parser: argparse.ArgumentParser, run_dir_help: str | None = RUN_DIR_TRAIN
+                    ) -> None:
+    """RECIPE and --set; also --run-dir with this help text, unless ``run_dir_help`` is None
+    (the command has no use for a run directory)."""
     parser.add_argument("recipe", help="recipe YAML file, e.g. recipes/toy/one_to_many.yaml")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe value, e.g. --set train.max_steps=100 "
-                             "(repeatable; the value is read as YAML)")
-    parser.add_argument("--run-dir", default=None,
-                        help="where vocabularies, checkpoints and logs go (default: recipe's "
-                             "run_dir, else runs/<recipe name>)")
+                        help="override a recipe value, e.g. --set train.max_steps=100 or "
+                             "--set tasks.en-de.ratio=2 (repeatable; the value is read as YAML; "
+                             "en-de and en:de name the task en>de)")
+    if run_dir_help is not None:
+        parser.add_argument("--run-dir", default=None, metavar="DIR", help=run_dir_help)
 
 
 def add_decode_args(parser: argparse.ArgumentParser, default_beam: int | None) -> None:
@@ -54,13 +65,20 @@ def add_decode_args(parser: argparse.ArgumentParser, default_beam: int | None) -
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__  # the package is imported already: costs nothing
+
     parser = argparse.ArgumentParser(
         prog="mtseq2seq", description="Multi-task sequence-to-sequence learning: train recipes, "
-        "evaluate every task with its metric, translate with any encoder/decoder pair.")
+        "evaluate every task with its metric, translate with any encoder/decoder pair. A task "
+        "en>de may be written en-de or en:de (an unquoted > redirects output in a shell).")
+    parser.add_argument("--version", action="version", version=f"mtseq2seq {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     prepare = commands.add_parser("prepare", help="train vocabularies and encode the data (cached)")
-    add_recipe_args(prepare)
+    add_recipe_args(prepare, "where the vocabularies go: each slot's is read from DIR/vocab/ if "
+                    "there, else trained and written there; the log goes to DIR/train.log "
+                    "(default: the recipe's run_dir, else runs/<recipe name>; relative to the working "
+                    "directory). The encoded data is cached next to the text, not in DIR")
     train = commands.add_parser("train", help="train a recipe (prepares what is missing first)")
     add_recipe_args(train)
     resume = train.add_mutually_exclusive_group()
@@ -70,29 +88,51 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--restart", action="store_true",
                         help="start from scratch even if the run directory holds "
                              "checkpoint_last.pt")
+    add_evaluate_parser(commands)
+    add_translate_parser(commands)
+    graph = commands.add_parser("graph", help="print the tasks and which modules they share")
+    add_recipe_args(graph, run_dir_help=None)
+    return parser
+
+
+def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
     evaluate = commands.add_parser("evaluate", help="decode a split and score every task with its "
                                    "metric; writes <checkpoint>.<split>.scores.json")
-    add_recipe_args(evaluate)
+    add_recipe_args(evaluate, run_dir_help=None)  # the checkpoint carries all it needs
     evaluate.add_argument("--checkpoint", required=True, help="e.g. runs/NAME/checkpoint_best.pt")
     evaluate.add_argument("--split", default="test", choices=["train", "valid", "test"],
                           help="which of each task's splits to score (default: test)")
     evaluate.add_argument("--tasks", nargs="+", default=None, metavar="TASK",
-                          help="only these tasks (default: all)")
+                          help="only these tasks, e.g. --tasks en-de en-parse (en-de, en:de and "
+                               "'en>de' are the same task; default: all)")
     add_decode_args(evaluate, default_beam=None)
-    translate = commands.add_parser("translate", help="translate stdin to stdout with a checkpoint "
-                                    "(any trained encoder with any trained decoder)")
+
+
+def add_translate_parser(commands: argparse._SubParsersAction) -> None:
+    translate = commands.add_parser(
+        "translate", help="translate stdin to stdout with a checkpoint (any trained encoder with "
+        "any trained decoder)", description="Translate stdin to stdout, one output line per input "
+        "line in order. An empty input line gives an empty line. An input line that is not valid "
+        "UTF-8 stops the run: the lines before it are written, then the error names the line "
+        "(exit status 2); --skip-bad-lines goes on instead.")
     translate.add_argument("--checkpoint", required=True)
-    translate.add_argument("--task", default=None, help="a trained task, e.g. en>de")
-    translate.add_argument("--encoder", default=None, help="source slot (with --decoder; the pair "
-                           "need not have been trained together)")
-    translate.add_argument("--decoder", default=None, help="target slot")
+    translate.add_argument("--task", default=None,
+                           help="a trained task, e.g. --task en-de (or --task 'en>de', quoted: an "
+                                "unquoted > redirects stdout in a shell); not with --encoder")
+    translate.add_argument("--encoder", default=None, help="source slot, with --decoder instead of "
+                           "--task; the pair need not have been trained together (zero-shot: "
+                           "a warning says so)")
+    translate.add_argument("--decoder", default=None, help="target slot (with --encoder)")
     translate.add_argument("--n-best", type=int, default=1,
-                           help="hypotheses per line; above 1, lines are LINE<TAB>TEXT<TAB>SCORE")
+                           help="hypotheses per line; above 1, rows LINE<TAB>TEXT<TAB>SCORE, "
+                                "best first, LINE counted from 0; an empty input line gives one "
+                                "row LINE<TAB><TAB> (empty text and score)")
+    translate.add_argument("--skip-bad-lines", action="store_true",
+                           help="an input line that is not valid UTF-8 gives an empty output line "
+                                "(an n-best row LINE<TAB><TAB>) and a warning naming it, instead "
+                                "of stopping the run")
     translate.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
     add_decode_args(translate, default_beam=5)
-    graph = commands.add_parser("graph", help="print the tasks and which modules they share")
-    add_recipe_args(graph)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as err:
         print(f"mtseq2seq {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # a second stop signal, or Ctrl-C outside training
+        signame = getattr(err, "signame", "SIGINT")
+        print(f"\nmtseq2seq {args.command}: stopped at once by {signame}; files already written "
+              "are complete (saves are atomic)", file=sys.stderr)
+        return exit_status(signame)
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -4,12 +4,17 @@ A checkpoint is plain data: tensors, numbers, strings, bytes, lists, tuples and 
 save). It carries the model, the training state, the resolved recipe and the vocabularies, so
 translating needs nothing else. A crash while saving leaves the previous file whole, plus at most a
 hidden `.<name>.<pid>.tmp` that no checkpoint name matches and `remove_stale_tmp` deletes.
+
+For crash tests, the environment variable MTSEQ2SEQ_TEST_KILL_BEFORE_WRITE=N makes the process
+SIGKILL itself just before its N-th checkpoint write (a save, a copy or a rename), so a test can
+stop a run between any two writes without relying on timing.
 """
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import warnings
 from pathlib import Path
 from typing import Any, BinaryIO, Callable
@@ -21,6 +26,8 @@ from .errors import CheckpointError
 FORMAT = 1
 _PLAIN = (str, bytes, int, float, bool, type(None), torch.dtype, torch.Size)
 _TMP = re.compile(r"^\..+\.(\d+)\.tmp$")
+KILL_HOOK = "MTSEQ2SEQ_TEST_KILL_BEFORE_WRITE"
+_writes = 0
 
 
 def save_atomic(state: dict, path: Path) -> None:
@@ -40,8 +47,24 @@ def copy_atomic(src: Path, dst: Path) -> None:
     _write_atomic(dst, copy)
 
 
+def rename_atomic(src: Path, dst: Path) -> None:
+    """Move a finished file over ``dst`` (one rename, then the folder is synced)."""
+    _test_kill_hook()
+    os.replace(src, dst)
+    _fsync_dir(dst.parent)
+
+
+def _test_kill_hook() -> None:
+    """Count checkpoint writes; SIGKILL this process before the one the crash tests name."""
+    global _writes
+    _writes += 1
+    if os.environ.get(KILL_HOOK) == str(_writes):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """``write`` into a hidden temporary file beside ``path``, fsync it, rename it over ``path``."""
+    _test_kill_hook()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:

@@ -4,30 +4,34 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shlex
 import sys
 from pathlib import Path
 
-from . import checkpoint
+from . import saving
 from .config import Recipe, load_recipe
-from .data.datasets import read_stream
 from .data.loading import load_split
-from .errors import CheckpointError, UserError, close_match
+from .errors import CheckpointError, DataError, UserError
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
+from .interrupt import Interrupted, StopRequest, exit_status
 from .inference import load_checkpoint, resolve_pair, translate_lines
 from .run import prepare as prepare_run
 from .run import run_dir_of
+from .task_names import resolve_task
 from .topology import describe
 from .vocab import vocab_problems
 
 log = logging.getLogger(__name__)
 
 
-def _recipe(args: argparse.Namespace) -> tuple[Recipe, Path]:
+def _recipe(args: argparse.Namespace, log_file: bool = True) -> tuple[Recipe, Path]:
+    """The checked recipe and its run directory; logging to the console (and the run's
+    train.log when ``log_file``: evaluate writes nothing into a run directory)."""
     from .__main__ import setup_logging
 
-    recipe = load_recipe(args.recipe, args.overrides, run_dir=args.run_dir)
+    recipe = load_recipe(args.recipe, args.overrides, run_dir=getattr(args, "run_dir", None))
     run_dir = run_dir_of(recipe)
-    setup_logging(run_dir, getattr(args, "verbose", False))
+    setup_logging(run_dir if log_file else None, getattr(args, "verbose", False))
     return recipe, run_dir
 
 
@@ -40,41 +44,48 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
+    """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
+    from .resume import continue_run
     from .trainer import Trainer
     from .validate import ValidResult, format_table
 
     recipe, run_dir = _recipe(args)
-    vocabs = prepare_run(recipe, run_dir)
-    trainer = Trainer(recipe, run_dir, vocabs)
-    last = run_dir / "checkpoint_last.pt"
+    last = run_dir / saving.LAST
     if args.resume and not last.is_file():
         raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
-    if last.is_file() and not args.restart:
-        state = checkpoint.load(last)
-        check_same_recipe(state["recipe"], recipe.resolved, last)
-        problems = vocab_problems(state["vocabs"], vocabs)
-        if problems:
-            raise CheckpointError(problems, header=f"{last} was trained with other vocabularies "
-                                  f"than {run_dir / 'vocab'}; use --restart or another --run-dir")
-        checkpoint.check_fits(trainer.model.state_dict(), state["model"], last,
-                              "the model of this recipe")
-        trainer.load_state_dict(state)
-        log.info("continuing from %s at step %d", last, trainer.step)
+    vocabs = prepare_run(recipe, run_dir)
+    trainer = Trainer(recipe, run_dir, vocabs)
+    continue_run(trainer, recipe, vocabs, run_dir, args.restart)
     report = trainer.train()
     if trainer.interrupted:
-        again = " ".join(["mtseq2seq", "train", args.recipe, *[f"--set {o}" for o in args.overrides],
-                          "--run-dir", str(run_dir), "--resume"])
+        again = " ".join(["mtseq2seq", "train", shlex.quote(args.recipe),
+                          *[f"--set {shlex.quote(o)}" for o in args.overrides],
+                          "--run-dir", shlex.quote(str(run_dir)), "--resume"])
         print(f"\nstopped by {trainer.interrupted} at step {trainer.step}; {last} holds the state. "
               f"Continue with:\n  {again}", file=sys.stderr)
-        return 130
-    best = run_dir / "checkpoint_best.pt"
+        return exit_status(trainer.interrupted)
+    best = run_dir / saving.BEST
     print(f"\nvalidation of the best checkpoint (step {report.get('step')}, {best}):")
     print(format_table([ValidResult(**r) for r in report["valid"]]))
     if any(cfg.test for cfg in recipe.tasks.values()) and best.is_file():
-        scores = score_checkpoint(recipe, best, "test", list(recipe.tasks), _settings(recipe),
-                                  trainer.device)
-        print(f"\ntest scores of the best checkpoint ({best}):")
-        print(format_scores(scores))
+        return _test_best(recipe, best, trainer.device)
+    return 0
+
+
+def _test_best(recipe: Recipe, best: Path, device) -> int:
+    """Score ``best`` on every task's test split; a stop signal ends it between batches."""
+    with StopRequest("stopping the test decoding") as stop:
+        try:
+            scores = score_checkpoint(recipe, best, "test", list(recipe.tasks),
+                                      _settings(recipe), device)
+        except Interrupted:
+            print(f"\nstopped by {stop.requested} during the test decoding; the checkpoints are "
+                  f"complete. Score them with:\n  mtseq2seq evaluate {shlex.quote(recipe.path)} "
+                  f"--checkpoint {shlex.quote(str(best))}", file=sys.stderr)
+            return exit_status(stop.requested)
+    step = saving.read_record(best)["step"]
+    print(f"\ntest scores of the best checkpoint ({best}, step {step}):")
+    print(format_scores(scores))
     return 0
 
 
@@ -104,12 +115,10 @@ def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
 def evaluate(args: argparse.Namespace) -> int:
     from .trainer import pick_device
 
-    recipe, _ = _recipe(args)
-    tasks = args.tasks or list(recipe.tasks)
+    recipe, _ = _recipe(args, log_file=False)
+    tasks = [resolve_task(task, recipe.tasks, "--tasks", "the recipe")  # `en-de` is en>de
+             for task in args.tasks] if args.tasks else list(recipe.tasks)
     for task in tasks:
-        if task not in recipe.tasks:
-            raise UserError(f"--tasks: no task '{task}' in the recipe (tasks: "
-                            f"{', '.join(recipe.tasks)}{close_match(task, recipe.tasks)})")
         if args.split == "test" and not recipe.tasks[task].test:
             raise UserError(f"--split test: task '{task}' names no test split (tasks.{task}.test)")
     scores = score_checkpoint(recipe, Path(args.checkpoint), args.split, tasks,
@@ -121,51 +130,28 @@ def evaluate(args: argparse.Namespace) -> int:
 def translate(args: argparse.Namespace) -> int:
     from .evaluate import task_max_len
     from .trainer import pick_device
+    from .translate_io import check_pair_args, read_input, write_output
 
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:
         raise UserError(f"--beam {args.beam} --n-best {args.n_best}: need 1 <= n-best <= beam")
+    check_pair_args(args.task, args.encoder, args.decoder)  # before the slow checkpoint load
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
-    pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
-    task = args.task or next((t for t, p in loaded.model.tasks.items() if p[1] == pair[1]), None)
+    task, pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
     max_len = task_max_len(loaded.recipe, task) if task else (2.0, 10)
-    lines = list(read_stream(sys.stdin.buffer))
+    lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
     out: list[list] = [[] for _ in lines]
     for row, hyps in translate_lines(loaded, pair, lines, args.beam, args.alpha, args.n_best,
                                      args.batch_size, max_len, device):
         out[row] = hyps
-    vocab = loaded.vocabs[pair[1]]
-    for row, hyps in enumerate(out):
-        if args.n_best == 1:
-            print(vocab.decode(hyps[0].tokens) if hyps else "")
-        else:
-            for hyp in hyps or []:
-                print(f"{row}\t{vocab.decode(hyp.tokens)}\t{hyp.norm_score:.4f}")
+    write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
+    if bad_line is not None:
+        raise DataError(f"{bad_line}; the {len(lines)} line(s) before it are translated on "
+                        "stdout (--skip-bad-lines goes on, with an empty line for a bad one)")
     return 0
 
 
-_MAY_CHANGE = {("train", "max_steps"), ("run_dir",), ("valid", "every")}
-
-
-def check_same_recipe(stored: dict, current: dict, path: Path) -> None:
-    """Refuse to continue a run of a different recipe (a longer max_steps is fine)."""
-    differences = _diff(stored, current, ())
-    if differences:
-        raise CheckpointError(
-            [f"{'.'.join(d)}: checkpoint has {a!r}, recipe has {b!r}" for d, a, b in differences],
-            header=f"{path} was written by a different recipe; use --restart or another --run-dir")
-
-
-def _diff(a: object, b: object, path: tuple) -> list:
-    if path in _MAY_CHANGE:
-        return []
-    if isinstance(a, dict) and isinstance(b, dict):
-        return [d for key in sorted(set(a) | set(b), key=str)
-                for d in _diff(a.get(key), b.get(key), (*path, key))]
-    return [] if a == b else [(path, a, b)]
-
-
 def graph(args: argparse.Namespace) -> int:
-    recipe = load_recipe(args.recipe, args.overrides, run_dir=args.run_dir, check_files=False)
+    recipe = load_recipe(args.recipe, args.overrides, check_files=False)
     print(describe(recipe))
     return 0

@@ -14,6 +14,7 @@ import yaml
 
 from .errors import ConfigError, close_match, short_repr
 from .schema import bind, plain_problems, ranged
+from .task_names import override_path
 
 SEED_MAX = 2**31 - 1
 
@@ -206,7 +207,7 @@ def load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b.c=value`` strings; the value is parsed as YAML (``3``, ``1e-3``, ``[a, b]``)."""
+    """Apply ``a.b.c=value`` strings (YAML values: ``3``, ``[a, b]``); ``tasks.en-de`` is ``en>de``."""
     raw = copy.deepcopy(raw)
     problems = []
     for item in overrides:
@@ -225,7 +226,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
         except ValueError as err:
             problems.append(f"--set {short_repr(item)}: value is not valid YAML ({str(err)[2:]})")
             continue
-        found = plain_problems(value, key.strip())
+        parts, bad_name = override_path(parts, raw)  # `tasks.en-de.ratio`: the task en>de
+        found = plain_problems(value, key.strip()) + bad_name
         if found:
             problems += [f"--set {short_repr(item)}: {p}" for p in found]
             continue

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
+from . import interrupt
 from .config import Recipe
 from .data.batching import ParallelData, bucket_batches, collate
 from .data.datasets import read_lines
@@ -52,6 +53,7 @@ def decode_data(model: MultiTaskModel, pair: tuple[str, str], data: ParallelData
         rows = rows[rows < count]
         if len(rows) == 0:
             continue
+        interrupt.check()  # a stop signal lands within one batch
         batch = collate(data, rows).to(device)
         result = decode(model, pair, batch.src, beam=settings.beam, alpha=settings.alpha,
                         max_len_a=max_len[0], max_len_b=max_len[1])

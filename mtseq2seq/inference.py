@@ -14,6 +14,7 @@ from . import checkpoint
 from .config import Recipe, recipe_from_dict
 from .errors import CheckpointError, UserError, close_match
 from .model import MultiTaskModel
+from .plugins import relocate_plugins, warn_changed_plugins
 from .search import Hypothesis, decode
 from .vocab import EOS, Vocab
 
@@ -35,16 +36,20 @@ def load_checkpoint(path: str | Path, device: torch.device, recipe: Recipe | Non
         raise CheckpointError(f"checkpoint '{path}' lacks its {' and '.join(missing)}; it was not "
                               "written by `mtseq2seq train`")
     own = recipe is None
-    if recipe is None:
+    if recipe is None:  # its plugins where they are now (never code from the checkpoint)
+        raw = relocate_plugins(state, path)
         try:
-            recipe = recipe_from_dict(state["recipe"], path=str(path))
+            recipe = recipe_from_dict(raw, path=str(path))
         except UserError as err:
             raise CheckpointError(err.problems, header=f"{path}: stored recipe") from None
+    else:  # the recipe's own plugins are loaded; say if they changed since training
+        warn_changed_plugins(state, recipe, path)
     vocabs = stored_vocabs(state, path, recipe)
     model = MultiTaskModel.build(recipe, vocabs)
     what = "the model of its own stored recipe" if own else f"the model of recipe '{recipe.path}'"
     checkpoint.check_fits(model.state_dict(), state["model"], path, what,
-                          [] if own else module_differences(state["recipe"], recipe))
+                          [] if own else module_differences(
+                              {**state["recipe"], "plugins": list(recipe.plugins)}, recipe))
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as err:  # e.g. a weight stored as something other than a tensor
@@ -94,22 +99,27 @@ def stored_vocabs(state: dict, path: str | Path, recipe: Recipe) -> dict[str, Vo
 
 
 def resolve_pair(loaded: Loaded, task: str | None, encoder: str | None, decoder: str | None
-                 ) -> tuple[str, str]:
-    """(encoder slot, decoder slot) from a task name or an explicit pair (zero-shot allowed)."""
+                 ) -> tuple[str | None, tuple[str, str]]:
+    """The task whose decoding limits apply and the (encoder slot, decoder slot) pair, from a task
+    name (``en-de`` or ``en:de`` for ``en>de``) or an explicit pair (zero-shot allowed, with a
+    warning). For a pair the task is one trained with it, else one with its decoder, else None."""
+    from .task_names import resolve_task
+    from .translate_io import check_pair_args, note_zero_shot
+
+    check_pair_args(task, encoder, decoder)
     model = loaded.model
     if task is not None:
-        if task not in model.tasks:
-            raise UserError(f"--task: no task '{task}' in the checkpoint (tasks: "
-                            f"{', '.join(model.tasks)}{close_match(task, model.tasks)})")
-        return model.tasks[task]
-    if encoder is None or decoder is None:
-        raise UserError("name a --task, or both --encoder and --decoder")
+        task = resolve_task(task, model.tasks, "--task", "the checkpoint")
+        return task, tuple(model.tasks[task])
     for flag, slot, modules in (("--encoder", encoder, model.encoders),
                                 ("--decoder", decoder, model.decoders)):
         if slot not in modules:
             raise UserError(f"{flag}: the checkpoint has no {flag[2:]} for slot '{slot}' "
                             f"({flag[2:]}s: {', '.join(modules)}{close_match(slot, modules)})")
-    return encoder, decoder
+    note_zero_shot(model.tasks, (encoder, decoder))
+    trained = [t for t, p in model.tasks.items() if tuple(p) == (encoder, decoder)]
+    same_decoder = [t for t, p in model.tasks.items() if p[1] == decoder]
+    return next(iter(trained + same_decoder), None), (encoder, decoder)
 
 
 def translate_lines(loaded: Loaded, pair: tuple[str, str], lines: list[str], beam: int,

@@ -1,6 +1,10 @@
-"""Graceful stops: SIGINT / SIGTERM set a flag that the training loop reads at the next step boundary.
+"""Graceful stops: SIGINT / SIGTERM set a flag that training, validation and test decoding read.
 
-A second Ctrl-C while the first is being handled stops at once (the default handler is back).
+The training loop reads the flag at the end of each update; validation and test decoding call
+`check()` between batches, which raises `Interrupted` once a stop was asked for, so a stop lands
+within one batch. A second signal while the first is being handled raises `StopNow` (a
+KeyboardInterrupt) at once; the command line turns either into a one-line message and the exit
+status 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), never a traceback.
 """
 from __future__ import annotations
 
@@ -10,6 +14,34 @@ from types import FrameType
 from typing import Any
 
 log = logging.getLogger(__name__)
+_active: "StopRequest | None" = None
+
+
+class Interrupted(Exception):
+    """A stop was asked for during validation or decoding (raised between batches)."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(f"stopped by {signame}")
+        self.signame = signame
+
+
+class StopNow(KeyboardInterrupt):
+    """A second stop signal: leave at once (nothing half-written survives: saves are atomic)."""
+
+    def __init__(self, signame: str) -> None:
+        super().__init__(signame)
+        self.signame = signame
+
+
+def exit_status(signame: str) -> int:
+    """128 + the signal's number, as a shell reports a process the signal ended."""
+    return 128 + int(getattr(signal, signame, signal.SIGINT))
+
+
+def check() -> None:
+    """Raise `Interrupted` if a stop signal came; cheap enough to call once per batch."""
+    if _active is not None and _active.requested:
+        raise Interrupted(_active.requested)
 
 
 class StopRequest:
@@ -17,24 +49,32 @@ class StopRequest:
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self) -> None:
+    def __init__(self, what: str = "saving a checkpoint at the end of this step") -> None:
         self.requested: str | None = None
+        self.what = what
         self._previous: dict[int, Any] = {}
+        self._outer: StopRequest | None = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.requested = signal.Signals(signum).name
-        log.warning("%s received: saving a checkpoint at the end of this step, then stopping "
-                    "(send it again to stop at once)", self.requested)
-        signal.signal(signum, self._previous.get(signum, signal.SIG_DFL))
+        name = signal.Signals(signum).name
+        if self.requested is not None:
+            raise StopNow(name)
+        self.requested = name
+        log.warning("%s received: %s, then stopping (send it again to stop at once)",
+                    name, self.what)
 
     def __enter__(self) -> "StopRequest":
+        global _active
         for sig in self.SIGNALS:
             try:
                 self._previous[sig] = signal.signal(sig, self._handle)
             except ValueError:  # not the main thread: leave signals alone
                 pass
+        self._outer, _active = _active, self
         return self
 
     def __exit__(self, *exc: object) -> None:
+        global _active
+        _active = self._outer
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)

@@ -6,8 +6,10 @@ named in a recipe (``plugins: [my_encoder.py]``), each loaded once per resolved 
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import inspect
+import itertools
 import sys
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
@@ -98,25 +100,38 @@ class Registry(Generic[T]):
 
 
 _loaded_plugins: dict[Path, Any] = {}
+_plugin_sha256: dict[Path, str] = {}  # of the bytes that ran, not of the file as it is now
+_plugin_count = itertools.count()
 
 
 def load_plugin(path: str | Path, base_dir: str | Path = ".") -> Any:
-    """Import a user's plugin file once per resolved path; its decorators register its types."""
+    """Import a user's plugin file once per resolved path; its decorators register its types.
+
+    The file's SHA-256 is kept (``loaded_sha256``) so checkpoints can record which code they ran.
+    An exception raised by the file propagates unchanged (``plugins.plugin_failure`` formats it).
+    """
     resolved = (Path(base_dir) / path).resolve()
     if resolved in _loaded_plugins:
         return _loaded_plugins[resolved]
     if not resolved.is_file():
         raise ConfigError(f"plugins: file '{path}' not found (looked at {resolved})")
-    name = f"mtseq2seq_plugin_{len(_loaded_plugins)}_{resolved.stem}"
+    name = f"mtseq2seq_plugin_{next(_plugin_count)}_{resolved.stem}"
     spec = importlib.util.spec_from_file_location(name, resolved)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     _loaded_plugins[resolved] = module
+    digest = hashlib.sha256(resolved.read_bytes()).hexdigest()
     try:
         spec.loader.exec_module(module)
-    except Exception:
+    except BaseException:
         del _loaded_plugins[resolved]
         del sys.modules[name]
         raise
+    _plugin_sha256[resolved] = digest
     return module
+
+
+def loaded_sha256(path: str | Path) -> str | None:
+    """SHA-256 (hex) of the plugin file as ``load_plugin`` read it; None if it was not loaded."""
+    return _plugin_sha256.get(Path(path).resolve())

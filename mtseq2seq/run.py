@@ -9,6 +9,7 @@ from .data.batching import ParallelData
 from .data.binarize import encode_file
 from .data.loading import SplitStats, load_split
 from .data.files import data_files
+from .errors import DataError
 from .vocab import Vocab, load_or_train
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,41 @@ def ensure_toy_data(recipe: Recipe) -> None:
 
 
 def prepare(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
-    """Vocabularies trained (if missing) and every split encoded into the cache."""
+    """Vocabularies trained (if missing) and every split of every task encoded into the cache.
+
+    Every split is checked here (readable UTF-8, not empty, source and target of equal length),
+    test splits included, so a broken file fails before the first update; all problems at once.
+    """
     ensure_toy_data(recipe)
     vocabs = load_or_train(recipe, run_dir)
+    problems: list[str] = []
     for task, cfg in recipe.tasks.items():
-        for src_path, tgt_path in data_files(recipe, task).values():
-            encode_file(src_path, vocabs[cfg.encoder])
-            encode_file(tgt_path, vocabs[cfg.decoder])
+        for role, (src_path, tgt_path) in data_files(recipe, task).items():
+            problems += split_problems(f"tasks.{task}.{role}", src_path, tgt_path,
+                                       vocabs[cfg.encoder], vocabs[cfg.decoder])
+    if problems:
+        raise DataError(problems, header=f"{len(problems)} problem(s) in the data of recipe "
+                        f"'{recipe.path}' (paths relative to the working directory {Path.cwd()})")
     return vocabs
+
+
+def split_problems(where: str, src_path: Path, tgt_path: Path, src_vocab: Vocab,
+                   tgt_vocab: Vocab) -> list[str]:
+    """What is wrong with one split's pair of files (encoded into the cache on the way)."""
+    problems, sizes = [], []
+    for path, vocab in ((src_path, src_vocab), (tgt_path, tgt_vocab)):
+        try:
+            sizes.append(len(encode_file(path, vocab)))
+        except DataError as err:
+            problems += [f"{where}: {problem}" for problem in err.problems]
+    if problems:
+        return problems
+    if sizes[0] != sizes[1]:
+        return [f"{where}: parallel files differ in length: '{src_path}' has {sizes[0]} lines, "
+                f"'{tgt_path}' has {sizes[1]}"]
+    if sizes[0] == 0:
+        return [f"{where}: data file '{src_path}' is empty"]
+    return []
 
 
 def load_task_data(recipe: Recipe, vocabs: dict[str, Vocab], role: str,

@@ -14,9 +14,11 @@ from .config import ModuleConfig, Recipe
 from .data.files import check_data_files
 from .errors import UserError, close_match, short_repr
 from .modules import DECODERS, ENCODERS
+from .plugins import plugin_failure
 from .registry import Registry, load_plugin
 from .schema import coerce, constructor_problems
 from .scheduler import SCHEDULERS
+from .task_names import canonical_task, tasks_hint
 from .tasks import KINDS
 
 _SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -45,8 +47,8 @@ def check_plugins(recipe: Recipe) -> list[str]:
             load_plugin(path)
         except UserError as err:
             problems += [f"plugins[{i}]: {p}" for p in err.problems]
-        except Exception as err:  # the user's code failed: say where, keep checking the rest
-            problems.append(f"plugins[{i}]: loading '{path}' failed: {type(err).__name__}: {err}")
+        except Exception as err:  # the user's code failed: show its frames, keep checking the rest
+            problems.append(f"plugins[{i}]: loading '{path}' failed:\n{plugin_failure(err)}")
     return problems
 
 
@@ -211,18 +213,36 @@ def check_valid(recipe: Recipe) -> list[str]:
             problems.append(f"tasks.{name}.metric: unknown metric '{task.metric}' (known: "
                             f"{', '.join(sorted(METRICS))}{close_match(task.metric, METRICS)})")
     valid = recipe.valid
-    if valid.select != "mean" and valid.select not in recipe.tasks:
-        problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name "
-                        f"({', '.join(recipe.tasks)}){close_match(valid.select, recipe.tasks)}")
-    for task, weight in (valid.weights or {}).items():
-        if task not in recipe.tasks:
-            problems.append(f"valid.weights.{task}: no such task (tasks: {', '.join(recipe.tasks)})"
-                            f"{close_match(task, recipe.tasks)}")
-        ok, weight = coerce(weight, float)
-        if not ok or weight < 0:
-            problems.append(f"valid.weights.{task}: got {short_repr(valid.weights[task])}, "
+    if valid.select != "mean":
+        select = _task_named(valid.select, recipe, "valid.select", problems)
+        valid.select = select or valid.select  # `en-de` names the task en>de from here on
+        if select is None:
+            problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name"
+                            f"{tasks_hint(valid.select, recipe.tasks)}")
+    weights: dict = {}
+    for key, weight in (valid.weights or {}).items():
+        task = _task_named(str(key), recipe, f"valid.weights.{key}", problems)
+        if task is None:
+            problems.append(f"valid.weights.{key}: no such task"
+                            f"{tasks_hint(str(key), recipe.tasks)}")
+        elif task in weights:
+            problems.append(f"valid.weights.{key}: the task {task} has a weight already")
+        ok, value = coerce(weight, float)
+        if not ok or value < 0:
+            problems.append(f"valid.weights.{key}: got {short_repr(weight)}, "
                             "expected a number of at least 0")
+        weights[task or key] = weight
+    valid.weights = weights
     return problems
+
+
+def _task_named(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:
+    """The recipe's task that ``name`` names (`en-de` for en>de); an ambiguous alias is a problem."""
+    try:
+        return canonical_task(str(name), recipe.tasks)
+    except UserError as err:
+        problems.append(f"{path}: {err}")
+        return name  # reported; not reported again as unknown
 
 
 def check_train(recipe: Recipe) -> list[str]:

@@ -8,26 +8,28 @@ goes to `metrics.jsonl` in the run directory, one JSON line per task.
 """
 from __future__ import annotations
 
-import json
 import logging
 import math
 import random
+import uuid
 from contextlib import nullcontext
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from . import checkpoint
+from . import checkpoint, saving
 from .allocator import keep_freed_cpu_memory
 from .config import Recipe
 from .data.batching import TaskIterator
 from .errors import TrainingError
-from .interrupt import StopRequest
+from .interrupt import Interrupted, StopRequest
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
 from .loss import LossOutput, label_smoothed_loss
 from .model import MultiTaskModel
 from .optim import LRSchedule, build_optimizer
+from .plugins import plugin_records
+from .progress import MetricsLog, Progress
 from .run import load_task_data
 from .scheduler import build_scheduler
 from .selection import BestTracker
@@ -41,11 +43,6 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
-
-
-def best_task_name(task: str) -> str:
-    """File name of a task's best checkpoint ('en>de' -> 'checkpoint_best_en-de.pt')."""
-    return f"checkpoint_best_{task.replace('>', '-')}.pt"
 
 
 class Trainer:
@@ -77,9 +74,10 @@ class Trainer:
         valid = recipe.valid
         self.tracker = BestTracker(valid.select, dict(valid.weights), valid.patience)
         self.step, self.stopped_early, self.interrupted = 0, False, None
-        self.bad_in_a_row, self.skipped = 0, {}
+        self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
         self.best_report: dict = {"valid": [], "scores": []}
-        self.running: dict[str, list[float]] = {t: [0.0, 0] for t in self.tasks}
+        self.run_id = uuid.uuid4().hex  # tells this run's checkpoint files from another run's
+        self.metrics = MetricsLog(run_dir / "metrics.jsonl")
 
     def pad_id(self, task: str) -> int:
         return self.vocabs[self.recipe.tasks[task].decoder].pad_id
@@ -146,18 +144,19 @@ class Trainer:
         every = max(self.recipe.valid.every, 1)
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
+        self.progress = Progress(self.tasks, self.step, self.cfg.max_steps)
         with StopRequest() as stop:
-            while self.step < self.cfg.max_steps and not self.stopped_early:
+            if self.pending_validation:  # the run was stopped during this step's validation
+                self.validate_and_save()
+            while self.step < self.cfg.max_steps and not self.stopped_early and not stop.requested:
                 stats = self.train_step(self.scheduler.next_tasks())
                 self.step += 1
                 self._record(stats, bar)
                 if self.step % every == 0 or self.step == self.cfg.max_steps:
                     self.validate_and_save()
                 elif stop.requested:
-                    checkpoint.save_atomic(self.state_dict(), self.run_dir / "checkpoint_last.pt")
-                if stop.requested:
-                    self.interrupted = stop.requested
-                    break
+                    saving.save_last(self.state_dict(), self.run_dir)
+            self.interrupted = stop.requested
         bar.close()
         if self.tracker.best_step is not None:
             log.info("best checkpoint: step %d, selection score %.2f", self.tracker.best_step,
@@ -165,47 +164,58 @@ class Trainer:
         return self.best_report
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:
-        for task, (loss, _) in stats.items():
-            running = self.running[task]
-            running[0], running[1] = running[0] + loss, running[1] + 1
+        self.progress.add(stats)
         bar.update(1)
-        bar.set_postfix({t: f"{r[0] / r[1]:.2f}" for t, r in self.running.items() if r[1]},
-                        refresh=False)
+        bar.set_postfix({t: f"{v:.2f}" for t, v in self.progress.means().items()}, refresh=False)
         if self.step % max(self.cfg.log_every, 1) == 0:
-            for task, (total, count) in self.running.items():
-                if count:
-                    self.log_metrics({"split": "train", "task": task, "loss": total / count,
-                                      "updates": count, "lr": self.lr.rate()})
-            log.info("step %d: %s", self.step, ", ".join(
-                f"{t} {r[0] / r[1]:.3f}" for t, r in self.running.items() if r[1]))
-            self.running = {t: [0.0, 0] for t in self.tasks}
+            means = self.progress.means()
+            line, numbers = self.progress.report(self.step)
+            for task, loss in means.items():
+                self.log_metrics({"split": "train", "task": task, "loss": loss,
+                                  "updates": numbers["updates"][task], "lr": self.lr.rate(),
+                                  "tokens_per_s": numbers["tokens_per_s"],
+                                  "elapsed_s": numbers["elapsed_s"]})
+            log.info("%s", line)
 
     # ---- validation -------------------------------------------------------------------------
     def validate(self) -> tuple[list[ValidResult], list[TaskScore]]:
-        """Teacher-forced results for every task, and decoded scores when `valid.decode`."""
+        """Teacher-forced results for every task, and decoded scores when `valid.decode`.
+
+        Raises `interrupt.Interrupted` between batches when a stop signal came; the records are
+        written only once the whole validation is done, so a stopped one leaves none behind.
+        """
         valid = self.recipe.valid
         forced = [validate_task(self.model, task, data, self.cfg.batch_tokens, self.device,
                                 self.pad_id(task), valid.max_sentences)
                   for task, data in self.valid_data.items()]
-        for r in forced:
-            self.log_metrics({"split": "valid", **r.as_dict()})
-        if not valid.decode:
-            return forced, []
-        settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
-                                  valid.decode_sentences)
-        scores = [evaluate_task(self.recipe, task, self.model, self.vocabs, "valid", data,
-                                settings, self.device, self.valid_refs[task])[0]
-                  for task, data in self.valid_data.items()]
-        for s in scores:
-            self.log_metrics({"split": "valid", "task": s.task, s.metric: s.score, **s.others,
-                              "decoded": s.sentences})
+        records = {r.task: {"split": "valid", **r.as_dict()} for r in forced}
+        scores = []
+        if valid.decode:
+            settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
+                                      valid.decode_sentences)
+            scores = [evaluate_task(self.recipe, task, self.model, self.vocabs, "valid", data,
+                                    settings, self.device, self.valid_refs[task])[0]
+                      for task, data in self.valid_data.items()]
+        for s in scores:  # one record per task: teacher-forced numbers and decoded metrics
+            records[s.task].update({s.metric: s.score, **s.others, "decoded": s.sentences})
+        for record in records.values():
+            self.log_metrics(record)
         return forced, scores
 
     def validate_and_save(self) -> None:
-        forced, scores = self.validate()
-        last = self.run_dir / "checkpoint_last.pt"
+        """Validate, then write the checkpoints; a stop during validation saves this step's
+        state marked as not validated yet (resuming validates it first)."""
+        self.pending_validation = True
+        try:
+            forced, scores = self.validate()
+        except Interrupted as stop:
+            log.warning("%s during the validation of step %d: saving the state; resuming "
+                        "validates this step first", stop.signame, self.step)
+            saving.save_last(self.state_dict(), self.run_dir)
+            return
+        self.pending_validation = False
         if not forced:
-            checkpoint.save_atomic(self.state_dict(), last)
+            saving.save_last(self.state_dict(), self.run_dir)
             return
         main = {s.task: s.score for s in scores} or {r.task: r.acc for r in forced}
         verdict = self.tracker.update(self.step, main)
@@ -217,21 +227,14 @@ class Trainer:
         if verdict.overall_improved:
             self.best_report = {"valid": [r.as_dict() for r in forced],
                                 "scores": [s.as_dict() for s in scores], "step": self.step}
-        checkpoint.save_atomic(self.state_dict(), last)
-        if verdict.overall_improved:
-            checkpoint.copy_atomic(last, self.run_dir / "checkpoint_best.pt")
-        for task in verdict.tasks_improved:
-            checkpoint.copy_atomic(last, self.run_dir / best_task_name(task))
-        if self.cfg.keep_last > 0:
-            checkpoint.copy_atomic(last, self.run_dir / f"checkpoint_step{self.step}.pt")
-            checkpoint.prune_steps(self.run_dir, self.cfg.keep_last)
+        saving.save_validation(self.state_dict(), self.run_dir, verdict.overall_improved,
+                               verdict.tasks_improved, self.cfg.keep_last)
         if verdict.stop:
             log.info("early stop: no better '%s' score in %d validations", self.tracker.select,
                      self.tracker.patience)
 
     def log_metrics(self, record: dict) -> None:
-        with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"step": self.step, **record}) + "\n")
+        self.metrics.write(self.step, record)
 
     # ---- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict:
@@ -243,7 +246,9 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
             "tracker": self.tracker.state_dict(), "best_report": self.best_report,
             "stopped_early": self.stopped_early, "skipped": dict(self.skipped),
+            "run_id": self.run_id, "pending_validation": self.pending_validation,
             "recipe": self.recipe.resolved,
+            "plugins": plugin_records(self.recipe),
             "vocabs": {slot: v.to_state() for slot, v in self.vocabs.items()},
         }
 
@@ -260,3 +265,12 @@ class Trainer:
         self.best_report, self.stopped_early = state["best_report"], state["stopped_early"]
         self.skipped = dict(state.get("skipped", {}))
         self.step = int(state["step"])
+        self.run_id = state.get("run_id") or self.run_id
+        self.pending_validation = bool(state.get("pending_validation", False))
+        if saving.verify(self.tracker, self.run_dir, self.run_id) and \
+                self.tracker.best_step is None:
+            self.best_report = {"valid": [], "scores": []}
+        dropped = self.metrics.drop_after(self.step)
+        if dropped:
+            log.info("metrics.jsonl: %d records of steps after %d dropped (those steps are "
+                     "redone)", dropped, self.step)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from . import interrupt
 from .data.batching import ParallelData, bucket_batches, collate
 from .loss import label_smoothed_loss
 from .model import MultiTaskModel
@@ -31,6 +32,7 @@ def validate_task(model: MultiTaskModel, task: str, data: ParallelData, batch_to
     model.eval()
     nll, tokens, correct, sentences = 0.0, 0, 0, 0
     for rows in bucket_batches(data, batch_tokens, generator=None):
+        interrupt.check()  # a stop signal lands within one batch
         if max_sentences is not None:
             rows = rows[rows < max_sentences]  # the first N sentences, whatever the batch order
             if len(rows) == 0:

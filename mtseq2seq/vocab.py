@@ -157,6 +157,10 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
             continue  # a vocabulary no task uses
         log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
         owned[owner] = train_vocab(owner, cfg, files)
+        if cfg.type == "sentencepiece" and len(owned[owner]) < cfg.size:
+            log.warning("vocabs.%s: asked for %d entries, the training text gave only %d (it "
+                        "has no more pieces to add); set vocabs.%s.size: %d to say so",
+                        owner, cfg.size, len(owned[owner]), owner, len(owned[owner]))
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_bytes(owned[owner].payload())

@@ -48,3 +48,13 @@ def tiny_recipe(data_dir: Path, **changes) -> dict:
 def write_recipe(path: Path, recipe: dict) -> Path:
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _nothing_written_into_the_working_tree():
+    """Tests write only under tmp paths: no `runs/` or `data/` appears in the working tree."""
+    root = Path(__file__).resolve().parent.parent
+    before = {name: (root / name).exists() for name in ("runs", "data")}
+    yield
+    made = [name for name, existed in before.items() if not existed and (root / name).exists()]
+    assert not made, f"the tests wrote {made} into the working tree {root}"

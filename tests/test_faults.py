@@ -126,7 +126,7 @@ def test_vocabulary_that_does_not_match_the_checkpoint(trained, tmp_path, capsys
     data, recipe, ckpt = trained
     run = tmp_path / "run"  # a run directory whose vocabularies differ: evaluate ignores them
     write(run / "vocab" / "de.words", "<pad>\n<unk>\n<s>\n</s>\nzz\nyy")
-    assert main(["evaluate", str(recipe), "--checkpoint", str(ckpt), "--run-dir", str(run)]) == 0
+    assert main(["evaluate", str(recipe), "--checkpoint", str(ckpt)]) == 0
     state = checkpoint.load(ckpt)
     de = WordVocab.from_state(state["vocabs"]["de"])
     other = WordVocab(de.words[4:] + ["extra1", "extra2", "extra3"])
@@ -136,7 +136,7 @@ def test_vocabulary_that_does_not_match_the_checkpoint(trained, tmp_path, capsys
     state["vocabs"]["de"] = other.to_state()  # stored vocabulary and stored weights disagree
     bad = tmp_path / "bad_vocab.pt"
     torch.save(state, bad)
-    fails(["evaluate", str(recipe), "--checkpoint", str(bad), "--run-dir", str(run)], capsys,
+    fails(["evaluate", str(recipe), "--checkpoint", str(bad)], capsys,
           f"checkpoint '{bad}' does not fit the model of recipe '{recipe}' (trained with another "
           "recipe or vocabulary?)",
           f"decoders.de.embed.weight: [{len(de)}, 16] in the checkpoint, [{len(de) + 3}, 16] in "
@@ -147,14 +147,14 @@ def test_vocabulary_that_does_not_match_the_checkpoint(trained, tmp_path, capsys
           "decoders.de.output.weight: ")
     state["vocabs"]["en"]["payload"] = b"not a sentencepiece model"
     torch.save(state, bad)
-    fails(["evaluate", str(recipe), "--checkpoint", str(bad), "--run-dir", str(run)], capsys,
+    fails(["evaluate", str(recipe), "--checkpoint", str(bad)], capsys,
           f"checkpoint '{bad}': the vocabulary of slot 'en' is damaged (RuntimeError: ")
 
 
 # ---- bad recipes and arguments --------------------------------------------------------------
 def test_checkpoint_of_another_recipe(trained, tmp_path, capsys) -> None:
     data, recipe, ckpt = trained
-    run = ["--checkpoint", str(ckpt), "--run-dir", str(tmp_path / "run")]
+    run = ["--checkpoint", str(ckpt)]
     wider = recipe_file(data, tmp_path, "wide.yaml", modules={
         "type": "transformer", "transformer": {"dim": 32, "heads": 2, "ff": 32, "layers": 1}})
     fails(["evaluate", wider, *run], capsys, "does not fit the model of recipe",
@@ -180,7 +180,7 @@ def test_checkpoint_of_another_recipe(trained, tmp_path, capsys) -> None:
 
 def test_unknown_task_names(trained, tmp_path, capsys, monkeypatch) -> None:
     _, recipe, ckpt = trained
-    fails(["evaluate", str(recipe), "--checkpoint", str(ckpt), "--run-dir", str(tmp_path),
+    fails(["evaluate", str(recipe), "--checkpoint", str(ckpt),
            "--tasks", "en>de", "en>prase"], capsys,
           "--tasks: no task 'en>prase' in the recipe (tasks: en>de, en>parse; did you mean "
           "'en>parse'?)")
@@ -205,7 +205,7 @@ def test_unreadable_checkpoints(trained, tmp_path, capsys, monkeypatch) -> None:
         path = tmp_path / name
         with pytest.raises(CheckpointError, match=re.escape(f"checkpoint '{path}' {text}")):
             checkpoint.load(path)
-        fails(["evaluate", str(recipe), "--checkpoint", str(path), "--run-dir", str(tmp_path)],
+        fails(["evaluate", str(recipe), "--checkpoint", str(path)],
               capsys, f"checkpoint '{path}' {text}")
         monkeypatch.setattr(sys, "stdin", io.StringIO("a dog\n"))
         fails(["translate", "--checkpoint", str(path), "--task", "en>de"], capsys, text)

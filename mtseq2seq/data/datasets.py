@@ -5,7 +5,7 @@ Errors name the file and the line, so a user can open the file and fix it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from ..errors import DataError
 
@@ -20,20 +20,29 @@ def read_lines(path: Path) -> Iterator[str]:
         yield from decode_lines(_guarded(handle, path), str(path))
 
 
-def read_stream(handle: BinaryIO, name: str = "<stdin>") -> Iterator[str]:
+def read_stream(handle: BinaryIO, name: str = "<stdin>",
+                on_bad: Callable[[DataError], str] | None = None) -> Iterator[str]:
     """Lines of a binary stream (``sys.stdin.buffer``), split and checked like a file's: only
-    '\\n' ends a line, so a stray '\\r' or U+2028 cannot shift the output against the input."""
-    yield from decode_lines(handle, name)
+    '\\n' ends a line, so a stray '\\r' or U+2028 cannot shift the output against the input.
+
+    Lines are yielded as they are read, so a consumer keeps those before a bad line; ``on_bad``
+    (if given) is called with a bad line's error and returns the text to yield in its place."""
+    yield from decode_lines(handle, name, on_bad)
 
 
-def decode_lines(raw_lines: Iterable[bytes], name: str) -> Iterator[str]:
-    """UTF-8 lines without their newline; a DataError names the first bad line of ``name``."""
+def decode_lines(raw_lines: Iterable[bytes], name: str,
+                 on_bad: Callable[[DataError], str] | None = None) -> Iterator[str]:
+    """UTF-8 lines without their newline; a DataError names the first bad line of ``name``
+    (unless ``on_bad`` gives a replacement for it)."""
     for number, raw in enumerate(raw_lines, 1):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as err:
-            raise DataError(f"{name}, line {number}: not valid UTF-8 (byte "
-                            f"{raw[err.start]:#04x} at column {err.start + 1})") from None
+            error = DataError(f"{name}, line {number}: not valid UTF-8 (byte "
+                              f"{raw[err.start]:#04x} at column {err.start + 1})")
+            if on_bad is None:
+                raise error from None
+            text = on_bad(error)
         yield text.rstrip("\r\n")
 
 

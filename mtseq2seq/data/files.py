@@ -1,4 +1,8 @@
-"""Where a task's data lives (`<data_dir>/<split>.<slot>`) and whether those files are there."""
+"""Where a task's data lives (`<data_dir>/<split>.<slot>`) and whether those files are there.
+
+`data_dir` (like `run_dir`) is relative to the working directory, as in other toolkits' configs;
+only `include:` and `plugins:` are relative to the recipe file. A missing file's message says so.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +31,15 @@ def check_data_files(recipe: Recipe) -> list[str]:
                 split = getattr(task, role)
                 if not path.is_file():
                     problems.append(f"tasks.{name}.{role}: {side} file '{path}' not found "
-                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
+                                    f"(split '{split}' of slot '{path.suffix[1:]}'{base(path)})")
                 elif path.stat().st_size == 0:
                     problems.append(f"tasks.{name}.{role}: {side} file '{path}' is empty "
                                     f"(split '{split}' of slot '{path.suffix[1:]}')")
     return problems
+
+
+def base(path: Path) -> str:
+    """'; data_dir is relative to the working directory /x' for a relative path, else ''."""
+    if path.is_absolute():
+        return ""
+    return f"; data_dir is relative to the working directory {Path.cwd()}, not to the recipe"

@@ -1,0 +1,68 @@
+"""Continuing a run from its `checkpoint_last.pt`: the checks that refuse another recipe, other
+vocabularies or another model, and the repair of files a killed save left half-placed."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from . import checkpoint, saving
+from .config import Recipe
+from .errors import CheckpointError
+from .plugins import plugin_records, warn_changed_plugins
+from .vocab import Vocab, vocab_problems
+
+log = logging.getLogger(__name__)
+# plugins: absolute paths, which change when the project folder moves; compared by
+# recipe-relative path (and hash: a warning) in `check_plugins_same` instead
+_MAY_CHANGE = {("train", "max_steps"), ("run_dir",), ("valid", "every"), ("plugins",)}
+
+
+def continue_run(trainer, recipe: Recipe, vocabs: dict[str, Vocab], run_dir: Path,
+                 restart: bool) -> bool:
+    """Load ``checkpoint_last.pt`` into ``trainer`` unless ``restart``; whether it did."""
+    saving.recover(run_dir, continuing=not restart)
+    last = run_dir / saving.LAST
+    if restart or not last.is_file():
+        return False
+    state = checkpoint.load(last)
+    check_same_recipe(state["recipe"], recipe.resolved, last)
+    check_plugins_same(state, recipe, last)
+    problems = vocab_problems(state["vocabs"], vocabs)
+    if problems:
+        raise CheckpointError(problems, header=f"{last} was trained with other vocabularies "
+                              f"than {run_dir / 'vocab'}; use --restart or another --run-dir")
+    checkpoint.check_fits(trainer.model.state_dict(), state["model"], last,
+                          "the model of this recipe")
+    trainer.load_state_dict(state)
+    log.info("continuing from %s at step %d", last, trainer.step)
+    return True
+
+
+def check_plugins_same(state: dict, recipe: Recipe, path: Path) -> None:
+    """The same plugin files (by path relative to the recipe) as the checkpoint's run; a plugin
+    whose content changed since is a warning, not an error (users fix bugs in plugins)."""
+    stored = [r.get("path") for r in state.get("plugins") or [] if isinstance(r, dict)]
+    current = [r["path"] for r in plugin_records(recipe)]
+    if "plugins" in state and stored != current:
+        raise CheckpointError(f"plugins: checkpoint has {stored}, recipe has {current}",
+                              header=f"{path} was written by a different recipe; use --restart "
+                              "or another --run-dir")
+    warn_changed_plugins(state, recipe, path)
+
+
+def check_same_recipe(stored: dict, current: dict, path: Path) -> None:
+    """Refuse to continue a run of a different recipe (a longer max_steps is fine)."""
+    differences = _diff(stored, current, ())
+    if differences:
+        raise CheckpointError(
+            [f"{'.'.join(d)}: checkpoint has {a!r}, recipe has {b!r}" for d, a, b in differences],
+            header=f"{path} was written by a different recipe; use --restart or another --run-dir")
+
+
+def _diff(a: object, b: object, path: tuple) -> list:
+    if path in _MAY_CHANGE:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for key in sorted(set(a) | set(b), key=str)
+                for d in _diff(a.get(key), b.get(key), (*path, key))]
+    return [] if a == b else [(path, a, b)]
