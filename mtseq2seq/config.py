@@ -74,7 +74,7 @@ class TrainConfig:
     log_every: int = ranged(100, 1)
     keep_last: int = ranged(0, 0)  # also keep checkpoint_step<N>.pt of the last N validations (0: none)
     max_bad_steps: int = ranged(10, 1)  # stop after this many updates in a row with a non-finite loss/gradient
-    precision: Literal["fp32", "bf16"] = "fp32"  # bf16: autocast on CPU (AVX-512 BF16) or CUDA
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast; auto: bf16 if native
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
 

@@ -1,10 +1,11 @@
 """The training loop: scheduler -> task -> batch -> loss -> update; validation and checkpoints.
 
 Each update trains the task(s) the scheduler names. Every `valid.every` updates each task is
-validated (teacher-forced loss and accuracy, and its own metric on decoded output), then
-`checkpoint_last.pt` is written, `checkpoint_best.pt` when the selection score (weighted mean of the
-tasks' main metrics, or one task's) improves, and `checkpoint_best_<task>.pt` per task. Every event
-goes to `metrics.jsonl` in the run directory, one JSON line per task.
+validated (teacher-forced loss and accuracy, and its own metric on decoded output), then the
+checkpoints are written (`saving.py`: `checkpoint_last.pt`, `checkpoint_best.pt` when the selection
+score, a weighted mean of the tasks' main metrics or one task's, improves, and
+`checkpoint_best_<task>.pt` per task, in a crash-consistent order). Every event goes to
+`metrics.jsonl` (`progress.py`), one JSON line per (step, split, task).
 """
 from __future__ import annotations
 
@@ -45,6 +46,24 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """'auto' is bf16 where the hardware computes it natively (AVX-512 BF16 or AMX CPUs, CUDA
+    GPUs with bf16), else fp32; 'fp32' and 'bf16' are taken as they are."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        native = torch.cuda.is_bf16_supported()
+    else:
+        try:  # a private check; if it moves, fp32 is the safe answer
+            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            native = False
+    chosen = "bf16" if native else "fp32"
+    log.info("train.precision auto: %s (%s)", chosen,
+             "native bf16 found" if native else "no native bf16 on this device")
+    return chosen
+
+
 class Trainer:
     def __init__(self, recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> None:
         self.recipe, self.run_dir, self.vocabs, self.cfg = recipe, run_dir, vocabs, recipe.train
@@ -53,6 +72,7 @@ class Trainer:
         torch.manual_seed(recipe.seed)
         random.seed(recipe.seed)
         self.device = pick_device(self.cfg.device)
+        self.precision = resolve_precision(self.cfg.precision, self.device)
         if self.device.type == "cpu":
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
@@ -134,7 +154,7 @@ class Trainer:
         return out
 
     def _autocast(self):
-        if self.cfg.precision == "bf16":
+        if self.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
@@ -145,6 +165,8 @@ class Trainer:
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
         self.progress = Progress(self.tasks, self.step, self.cfg.max_steps)
+        log.info("training from step %d to %d (%s, %s, %d threads)", self.step,
+                 self.cfg.max_steps, self.precision, self.device, torch.get_num_threads())
         with StopRequest() as stop:
             if self.pending_validation:  # the run was stopped during this step's validation
                 self.validate_and_save()

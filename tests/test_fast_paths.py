@@ -185,3 +185,13 @@ def test_bf16_attention_matches_float32_sdpa(causal: bool) -> None:
     with torch.no_grad():  # decoding/validation under autocast: same path, no dropout
         assert torch.allclose(attend(*(t.bfloat16() for t in (q, k, v)), mask, causal, 0.1, False).float(),
                               ref, atol=3e-2)
+
+
+def test_precision_auto_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mtseq2seq.trainer import resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
+    for native, expected in ((True, "bf16"), (False, "fp32")):
+        monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: native)
+        assert resolve_precision("auto", cpu) == expected

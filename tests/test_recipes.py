@@ -25,3 +25,15 @@ def test_recipe_folders_are_covered() -> None:
     names = {str(p.relative_to(ROOT)) for p in RECIPES}
     assert {"toy/one_to_many.yaml", "toy/many_to_one.yaml", "toy/many_to_many.yaml",
             "multi30k/en_de.yaml", "multi30k/one_to_many.yaml"} <= names
+
+
+def test_readme_shows_the_quickstart_recipe_files_as_they_are() -> None:
+    """README's recipe blocks labelled with a path (first line '# recipes/...') are whole files."""
+    import re
+
+    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n# (recipes/\S+\.yaml)\n(.*?)```", readme, re.S)
+    assert {name for name, _ in blocks} >= {"recipes/toy/one_to_many.yaml",
+                                            "recipes/toy/common.yaml"}
+    for name, text in blocks:
+        assert (ROOT.parent / name).read_text(encoding="utf-8") == text, name
