@@ -83,6 +83,13 @@ def validation_seconds(events: list[tuple[float, str]]) -> float:
     return total
 
 
+def first_updates_seconds(events: list[tuple[float, str]], updates: int) -> float:
+    """From the start of training to the loss line of step ``updates`` (0 if it is not logged)."""
+    start = next((t for t, m in events if m.startswith("training from step")), None)
+    end = next((t for t, m in events if m.startswith(f"step {updates}/")), None)
+    return end - start if start is not None and end is not None else 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keep", type=Path, default=None, help="run in DIR and keep it")
@@ -94,6 +101,8 @@ def main() -> None:
     events = log_events(folder / "mtseq2seq" / "runs" / "toy_one_to_many" / "train.log")
     rows = [(name, f"{seconds:.1f}") for name, seconds in phases(started, wall, events)]
     rows.append(("(of the training phase: validations)", f"{validation_seconds(events):.1f}"))
+    rows.append(("(of the training phase: the first 100 updates)",
+                 f"{first_updates_seconds(events, 100):.1f}"))
     rows.append(("total wall clock", f"{wall:.1f} ({wall // 60:.0f} min {wall % 60:.0f} s)"))
     scores = out[out.index("test scores of the best checkpoint"):].strip()
     body = (f"README's first command, `{readme_command()}`, in a fresh clone of HEAD\n\n"
