@@ -147,3 +147,28 @@ def test_resume_redoes_steps_without_repeating_their_records(tiny_corpus: Path,
     assert all(isinstance(r["time"], float) and r["time"] > 1.7e9 for r in records)
     train = [r for r in records if r["split"] == "train"]
     assert all(r["tokens_per_s"] > 0 and r["elapsed_s"] >= 0 for r in train)
+
+
+def test_a_stop_during_the_test_decoding_lands_between_batches(
+        tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import mtseq2seq.evaluate as evaluate_module
+
+    path = recipe_file(tiny_corpus, tmp_path, {"max_steps": 2, "batch_tokens": 60},
+                       {"every": 2, "decode": False})  # so only the final test decodes
+    seen = {"batches": 0}
+    real_collate = evaluate_module.collate
+
+    def collate(*args, **kwargs):
+        seen["batches"] += 1
+        if seen["batches"] == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real_collate(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "collate", collate)
+    run = tmp_path / "run"
+    assert main(["train", str(path), "--run-dir", str(run)]) == 143
+    assert seen["batches"] == 1  # the stop came in the first batch; no second one started
+    err = capsys.readouterr().err
+    assert "during the test decoding" in err and "mtseq2seq evaluate" in err
+    assert checkpoint.load(run / "checkpoint_best.pt")["step"] == 2
+    assert not (run / "checkpoint_best.test.scores.json").exists()

@@ -52,3 +52,26 @@ def test_share_must_name_an_owner(tiny_corpus: Path, tmp_path: Path) -> None:
     raw["vocabs"]["de"] = {"share": "eng"}
     with pytest.raises(ConfigError, match=r"vocabs.de.share: no vocabulary for slot 'eng'; did you"):
         load_recipe(write_recipe(tmp_path / "r.yaml", raw))
+
+
+def test_a_vocabulary_smaller_than_asked_is_reported(tiny_corpus: Path, tmp_path: Path,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    raw = tiny_recipe(tiny_corpus)
+    raw["vocabs"]["en"] = {"type": "sentencepiece", "size": 500}  # 40 short lines cannot give 500
+    recipe = load_recipe(write_recipe(tmp_path / "r.yaml", raw), run_dir=str(tmp_path / "run"))
+    with caplog.at_level("WARNING", logger="mtseq2seq"):
+        size = len(load_or_train(recipe, tmp_path / "run")["en"])
+    assert size < 500
+    assert f"vocabs.en: asked for 500 entries, the training text gave only {size}" in caplog.text
+    assert f"set vocabs.en.size: {size}" in caplog.text
+
+
+def test_a_missing_data_file_names_the_base_of_relative_paths(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    monkeypatch.chdir(tmp_path)
+    raw = tiny_recipe(Path("no_such_data"))
+    (tmp_path / "recipes").mkdir()
+    with pytest.raises(ConfigError) as err:
+        load_recipe(write_recipe(tmp_path / "recipes" / "r.yaml", raw))
+    assert f"data_dir is relative to the working directory {tmp_path}" in str(err.value)
