@@ -11,7 +11,7 @@ from pathlib import Path
 from . import saving
 from .config import Recipe, load_recipe
 from .data.loading import load_split
-from .errors import CheckpointError, DataError, UserError
+from .errors import DataError, UserError
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
 from .interrupt import Interrupted, StopRequest, exit_status
 from .inference import load_checkpoint, resolve_pair, translate_lines
@@ -19,7 +19,6 @@ from .run import prepare as prepare_run
 from .run import run_dir_of
 from .task_names import resolve_task
 from .topology import describe
-from .vocab import vocab_problems
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,15 @@ def write(path: Path, text: str) -> Path:
 @pytest.fixture
 def tiny_corpus(tmp_path: Path) -> Path:
     """A 3-slot parallel corpus (en, de, parse) of 40 lines per split."""
-    folder = tmp_path / "data"
-    words = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings loudly"]
+    return write_tiny_corpus(tmp_path / "data")
+
+
+SENTENCES = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings loudly"]
+
+
+def write_tiny_corpus(folder: Path) -> Path:
+    """en sentences, de = the words reversed, parse = a flat tree; 40 lines per split."""
+    words = SENTENCES
     for split in ("train", "valid", "test"):
         lines = [words[i % len(words)] for i in range(40)]
         write(folder / f"{split}.en", "\n".join(lines) + "\n")

@@ -9,23 +9,15 @@ from pathlib import Path
 import pytest
 
 from mtseq2seq.__main__ import main
-from tests.conftest import tiny_recipe, write_recipe
+from tests.conftest import SENTENCES, tiny_recipe, write_recipe, write_tiny_corpus
 
-SENTENCES = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings loudly"]
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny en>de (reversal) + en>parse model, trained until it is right."""
     root = tmp_path_factory.mktemp("trained")
-    data = root / "data"
-    data.mkdir()
-    for split in ("train", "valid", "test"):
-        lines = [SENTENCES[i % 4] for i in range(40)]
-        (data / f"{split}.en").write_text("\n".join(lines) + "\n")
-        (data / f"{split}.de").write_text("\n".join(" ".join(l.split()[::-1]) for l in lines) + "\n")
-        (data / f"{split}.parse").write_text(
-            "\n".join("(S " + "XX " * len(l.split()) + ")S" for l in lines) + "\n")
+    data = write_tiny_corpus(root / "data")
     raw = tiny_recipe(data)
     raw["train"].update(max_steps=300, lr=3e-3, warmup=10, lr_schedule="constant")
     raw["valid"].update(every=150)

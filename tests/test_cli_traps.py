@@ -15,9 +15,8 @@ from mtseq2seq.__main__ import main
 from mtseq2seq.config import load_recipe
 from mtseq2seq.errors import UserError
 from mtseq2seq.task_names import canonical_task
-from tests.conftest import tiny_recipe, write_recipe
+from tests.conftest import tiny_recipe, write_recipe, write_tiny_corpus
 
-SENTENCES = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings loudly"]
 ALIASES = ["en>de", "en-de", "en:de"]
 
 
@@ -25,15 +24,7 @@ ALIASES = ["en>de", "en-de", "en:de"]
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A briefly trained en>de + de>parse model: en>parse is a zero-shot pair."""
     root = tmp_path_factory.mktemp("traps")
-    data = root / "data"
-    data.mkdir()
-    for split in ("train", "valid", "test"):
-        lines = [SENTENCES[i % 4] for i in range(40)]
-        (data / f"{split}.en").write_text("\n".join(lines) + "\n")
-        reversed_ = [" ".join(line.split()[::-1]) for line in lines]
-        (data / f"{split}.de").write_text("\n".join(reversed_) + "\n")
-        (data / f"{split}.parse").write_text(
-            "\n".join("(S " + "XX " * len(l.split()) + ")S" for l in lines) + "\n")
+    data = write_tiny_corpus(root / "data")
     raw = tiny_recipe(data, encoders={"en": {}, "de": {}},
                       tasks={"en>de": {"kind": "translation", "encoder": "en", "decoder": "de"},
                              "de>parse": {"kind": "parsing", "encoder": "de", "decoder": "parse"}})

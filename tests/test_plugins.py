@@ -109,7 +109,7 @@ def test_check_plugins_reports_each_failure_with_its_index(tmp_path: Path,
     problems = check_plugins(Recipe(plugins=[str(good), str(bad), str(tmp_path / "gone.py")]))
     assert len(problems) == 2
     assert problems[0].startswith(f"plugins[1]: loading '{bad}' failed:")
-    assert f'line 4, in <module>' in problems[0] and f'line 2, in f' in problems[0]
+    assert 'line 4, in <module>' in problems[0] and 'line 2, in f' in problems[0]
     assert "raise KeyError('dim')" in problems[0] and "KeyError: 'dim'" in problems[0]
     assert problems[1].startswith("plugins[2]: ") and "gone.py' not found" in problems[1]
 
