@@ -24,8 +24,8 @@ from .allocator import keep_freed_cpu_memory
 from .config import Recipe
 from .data.batching import TaskIterator
 from .errors import TrainingError
-from .interrupt import Interrupted, StopRequest
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
+from .interrupt import Interrupted, StopRequest
 from .loss import LossOutput, label_smoothed_loss
 from .model import MultiTaskModel
 from .optim import LRSchedule, build_optimizer
@@ -178,6 +178,8 @@ class Trainer:
                     self.validate_and_save()
                 elif stop.requested:
                     saving.save_last(self.state_dict(), self.run_dir)
+            if stop.requested and not (self.run_dir / saving.LAST).is_file():
+                saving.save_last(self.state_dict(), self.run_dir)  # stopped before any update
             self.interrupted = stop.requested
         bar.close()
         if self.tracker.best_step is not None:

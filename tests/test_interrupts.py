@@ -21,10 +21,11 @@ from mtseq2seq.interrupt import StopNow, StopRequest
 from tests.conftest import tiny_recipe, write_recipe
 
 
-def recipe_file(tiny_corpus: Path, tmp_path: Path, train: dict = {}, valid: dict = {}) -> Path:
+def recipe_file(tiny_corpus: Path, tmp_path: Path, train: dict | None = None,
+                valid: dict | None = None) -> Path:
     raw = tiny_recipe(tiny_corpus)
-    raw["train"].update(lr=3e-3, **train)
-    raw["valid"].update(valid)
+    raw["train"].update(lr=3e-3, **(train or {}))
+    raw["valid"].update(valid or {})
     return write_recipe(tmp_path / "r.yaml", raw)
 
 
@@ -105,7 +106,7 @@ def test_second_sigint_in_a_process_exits_130_without_a_traceback(tiny_corpus: P
                                 "--run-dir", str(tmp_path / "run")], stderr=subprocess.PIPE,
                                text=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     try:
-        err = wait_for(process, "step ")
+        err = wait_for(process, "/100000: ")  # a loss line: the updates are under way
         process.send_signal(signal.SIGINT)
         err += wait_for(process, "SAVING")  # the first stop is saving (slowly, on purpose)
         process.send_signal(signal.SIGINT)
