@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from common import QUIET, add_run_flags, append_results, interleaved, median, set_threads, table  # noqa: E402
+
 from mtseq2seq.modules.attention import attend  # noqa: E402
 
 SHAPES = {"benchmark (B 160, T 26, dh 64)": (160, 26, 64), "toy (B 100, T 30, dh 32)": (100, 30, 32)}

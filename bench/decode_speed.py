@@ -32,8 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 import systems  # noqa: E402
-from common import (QUIET, add_run_flags, append_results, interleaved_rounds, median, set_threads, spread,  # noqa: E402
-                    synchronize, table)
+from common import (  # noqa: E402
+    QUIET,
+    add_run_flags,
+    append_results,
+    interleaved_rounds,
+    median,
+    set_threads,
+    spread,
+    synchronize,
+    table,
+)
 from synthetic import EOS, PAD, Sizes, pad, sentence_lengths  # noqa: E402
 
 

@@ -31,7 +31,6 @@ from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
-
 from joeynmt.model import build_model
 from joeynmt.vocabulary import Vocabulary
 

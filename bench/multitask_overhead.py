@@ -28,9 +28,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(1, str(ROOT))
 
-from common import (QUIET, add_run_flags, append_results, interleaved_rounds, median,  # noqa: E402
-                    set_threads, spread, table)
-from mtseq2seq.config import load_recipe  # noqa: E402
+from common import (  # noqa: E402
+    QUIET,
+    add_run_flags,
+    append_results,
+    interleaved_rounds,
+    median,
+    set_threads,
+    spread,
+    table,
+)
+
+from mtseq2seq.recipe_loader import load_recipe  # noqa: E402
 from mtseq2seq.run import prepare  # noqa: E402
 from mtseq2seq.trainer import Trainer  # noqa: E402
 

@@ -17,10 +17,9 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from common import synchronize
 from synthetic import PAD, Sizes, Tensors, tensors
+from torch import Tensor, nn
 
 Forward = Callable[[Tensors], Tensor]  # a batch -> logits (B, T, V)
 

@@ -26,11 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/ modules
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))  # the mtseq2seq checkout
 
 import systems  # noqa: E402
-from common import (QUIET, add_run_flags, append_results, interleaved, interleaved_rounds, matmul_ceiling,  # noqa: E402
-                    median, set_threads, spread, table)
+from common import (  # noqa: E402
+    QUIET,
+    add_run_flags,
+    append_results,
+    interleaved,
+    interleaved_rounds,
+    matmul_ceiling,
+    median,
+    set_threads,
+    spread,
+    table,
+)
 from joey_client import JoeyDriver  # noqa: E402
-from mtseq2seq.allocator import keep_freed_cpu_memory  # noqa: E402
 from synthetic import Sizes, make_batches, rnn_flops, save_batches, transformer_flops  # noqa: E402
+
+from mtseq2seq.allocator import keep_freed_cpu_memory  # noqa: E402
 
 ALL = ["ours", "hf", "torch", "joey", "ours-rnn", "joey-rnn"]
 EXTRA = ["before", "before-rnn", "ours-mkl", "ours-rnn-mkl"]

@@ -18,10 +18,8 @@ import sys
 import zlib
 from pathlib import Path
 
+from common import PrepError, atomic_write_lines, check_sha256, download, output_dir, read_checksums, run_cli
 from tqdm import tqdm
-
-from common import PrepError, atomic_write_lines, check_sha256, download, output_dir, \
-    read_checksums, run_cli
 
 SPLITS = ("train", "val", "test_2016_flickr")
 LANGS = ("en", "de", "fr", "cs")

@@ -21,9 +21,9 @@ import zipfile
 from pathlib import Path
 from typing import Callable
 
+from common import PrepError, atomic_write_lines, download, output_dir, run_cli
 from tqdm import tqdm
 
-from common import PrepError, atomic_write_lines, download, output_dir, run_cli
 from mtseq2seq.errors import UserError
 from mtseq2seq.ptb import Example, clean, read_trees, to_example
 

@@ -9,12 +9,14 @@ import sys
 from pathlib import Path
 
 from . import saving
-from .config import Recipe, load_recipe
+from .config import Recipe
 from .data.loading import load_split
 from .errors import DataError, UserError
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
-from .interrupt import Interrupted, StopRequest, exit_status
 from .inference import load_checkpoint, resolve_pair, translate_lines
+from .interrupt import Interrupted, StopRequest, exit_status
+from .logs import setup_logging
+from .recipe_loader import load_recipe
 from .run import prepare as prepare_run
 from .run import run_dir_of
 from .task_names import resolve_task
@@ -26,8 +28,6 @@ log = logging.getLogger(__name__)
 def _recipe(args: argparse.Namespace, log_file: bool = True) -> tuple[Recipe, Path]:
     """The checked recipe and its run directory; logging to the console (and the run's
     train.log when ``log_file``: evaluate writes nothing into a run directory)."""
-    from .__main__ import setup_logging
-
     recipe = load_recipe(args.recipe, args.overrides, run_dir=getattr(args, "run_dir", None))
     run_dir = run_dir_of(recipe)
     setup_logging(run_dir if log_file else None, getattr(args, "verbose", False))

@@ -1,7 +1,8 @@
 """Recipes: YAML -> typed dataclasses, with `include:` of topology files and `--set` overrides.
 
-`load_recipe(path, overrides)` returns a checked `Recipe` or raises one `ConfigError` listing every
-problem (schema, registry types and options, topology, data files) with its YAML path.
+The dataclasses and the parsing live here; `recipe_loader.load_recipe(path, overrides)` adds the
+checks that need the registries (topology) and returns a checked `Recipe` or raises one
+`ConfigError` listing every problem with its YAML path.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ class TrainConfig:
     accumulate: int = ranged(1, 1)  # batches per update
     log_every: int = ranged(100, 1)
     keep_last: int = ranged(0, 0)  # also keep checkpoint_step<N>.pt of the last N validations (0: none)
-    max_bad_steps: int = ranged(10, 1)  # stop after this many updates in a row with a non-finite loss/gradient
+    max_bad_steps: int = ranged(10, 1)  # updates in a row with a non-finite loss/gradient: stop
     precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast; auto: bf16 if native
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
@@ -269,31 +270,3 @@ def _bind_each(cls: type, raw: Any, path: str, problems: list[str], extra: bool 
         problems.append(f"{path}: expected a mapping of slot or task names, got {short_repr(raw)}")
         return {}
     return {str(k): bind(cls, v, f"{path}.{k}", problems, allow_extra=extra) for k, v in raw.items()}
-
-
-def load_recipe(path: str | Path, overrides: list[str] = (), run_dir: str | None = None,
-                check_files: bool = True) -> Recipe:
-    """Read, merge, override, load plugins, and check a recipe; one ConfigError lists every problem."""
-    from .topology import check_recipe  # late: topology needs the registries, config does not
-
-    raw = apply_overrides(load_raw(Path(path)), list(overrides))
-    if run_dir is not None:
-        raw["run_dir"] = run_dir
-    problems: list[str] = []
-    recipe = parse_recipe(raw, str(path), problems)
-    problems += check_recipe(recipe, check_files=check_files)
-    if problems:
-        raise ConfigError(problems, header=f"{path}: {len(problems)} problem(s) in the recipe")
-    return recipe
-
-
-def recipe_from_dict(raw: dict, path: str = "<checkpoint>") -> Recipe:
-    """Rebuild a recipe stored in a checkpoint (no file checks: the data may be elsewhere now)."""
-    from .topology import check_recipe
-
-    problems: list[str] = []
-    recipe = parse_recipe(copy.deepcopy(raw), path, problems)
-    problems += check_recipe(recipe, check_files=False)
-    if problems:
-        raise ConfigError(problems, header=f"{path}: the stored recipe has {len(problems)} problem(s)")
-    return recipe

@@ -13,11 +13,11 @@ from . import interrupt
 from .config import Recipe
 from .data.batching import ParallelData, bucket_batches, collate
 from .data.datasets import read_lines
+from .data.files import data_files
 from .metrics import compute
 from .model import MultiTaskModel
 from .search import decode
 from .tasks import KINDS, task_metrics
-from .data.files import data_files
 from .vocab import Vocab
 
 

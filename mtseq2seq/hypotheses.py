@@ -65,7 +65,8 @@ def check_n_best(n_best: int, beam: int) -> None:
 
 
 @torch.no_grad()
-def to_result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor, skip_empty: bool) -> SearchResult:
+def to_result(tokens: Tensor, lengths: Tensor, scores: Tensor, norm: Tensor,
+              skip_empty: bool) -> SearchResult:
     """Tensors (B, n, W), (B, n), (B, n), (B, n) -> SearchResult; ``skip_empty`` drops -inf slots."""
     columns = (tokens.tolist(), lengths.tolist(), scores.tolist(), norm.tolist())
     return SearchResult([

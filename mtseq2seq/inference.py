@@ -11,10 +11,11 @@ from typing import Iterator
 import torch
 
 from . import checkpoint
-from .config import Recipe, recipe_from_dict
+from .config import Recipe
 from .errors import CheckpointError, UserError, close_match
 from .model import MultiTaskModel
 from .plugins import relocate_plugins, warn_changed_plugins
+from .recipe_loader import recipe_from_dict
 from .search import Hypothesis, decode
 from .vocab import EOS, Vocab
 

@@ -40,7 +40,8 @@ class Registry(Generic[T]):
 
         def add(cls: type[T]) -> type[T]:
             if not (isinstance(cls, type) and issubclass(cls, self.base)):
-                raise TypeError(f"{self.kind} type '{name}': {cls!r} is not a subclass of {self.base.__name__}")
+                raise TypeError(f"{self.kind} type '{name}': {cls!r} is not a subclass of "
+                                f"{self.base.__name__}")
             old = self._classes.get(name)
             if old is not None and old is not cls:
                 raise ValueError(

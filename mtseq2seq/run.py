@@ -7,8 +7,8 @@ from pathlib import Path
 from .config import Recipe
 from .data.batching import ParallelData
 from .data.binarize import encode_file
-from .data.loading import SplitStats, load_split
 from .data.files import data_files
+from .data.loading import SplitStats, load_split
 from .errors import DataError
 from .vocab import Vocab, load_or_train
 

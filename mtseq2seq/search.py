@@ -23,8 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .hypotheses import (NEG_INF, Hypothesis, SearchResult, as_limits, check_n_best, length_penalty,
-                         max_lengths, to_result)
+from .hypotheses import (
+    NEG_INF,
+    Hypothesis,
+    SearchResult,
+    as_limits,
+    check_n_best,
+    length_penalty,
+    max_lengths,
+    to_result,
+)
 from .modules.base import Decoder, EncoderOutput, State
 from .vocab import BOS, EOS, PAD
 

@@ -16,8 +16,8 @@ from .errors import UserError, close_match, short_repr
 from .modules import DECODERS, ENCODERS
 from .plugins import plugin_failure
 from .registry import Registry, load_plugin
-from .schema import coerce, constructor_problems
 from .scheduler import SCHEDULERS
+from .schema import coerce, constructor_problems
 from .task_names import canonical_task, tasks_hint
 from .tasks import KINDS
 

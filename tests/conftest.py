@@ -29,9 +29,9 @@ def write_tiny_corpus(folder: Path) -> Path:
     for split in ("train", "valid", "test"):
         lines = [words[i % len(words)] for i in range(40)]
         write(folder / f"{split}.en", "\n".join(lines) + "\n")
-        write(folder / f"{split}.de", "\n".join(" ".join(reversed(l.split())) for l in lines) + "\n")
+        write(folder / f"{split}.de", "\n".join(" ".join(reversed(line.split())) for line in lines) + "\n")
         write(folder / f"{split}.parse",
-              "\n".join("(S " + " ".join("XX" for _ in l.split()) + " )S" for l in lines) + "\n")
+              "\n".join("(S " + " ".join("XX" for _ in line.split()) + " )S" for line in lines) + "\n")
     return folder
 
 

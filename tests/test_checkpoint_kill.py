@@ -125,7 +125,7 @@ def check_leftovers(folder: Path, checkpoints: list[Path]) -> None:
 
 
 def test_trainer_checkpoint_is_plain_data(tiny_corpus: Path, tmp_path: Path) -> None:
-    from mtseq2seq.config import load_recipe  # here, not above: the savers import this module
+    from mtseq2seq.recipe_loader import load_recipe  # here, not above: the savers import this module
     from mtseq2seq.run import prepare
     from mtseq2seq.trainer import Trainer
 

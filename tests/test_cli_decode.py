@@ -12,7 +12,6 @@ from mtseq2seq.__main__ import main
 from tests.conftest import SENTENCES, tiny_recipe, write_recipe, write_tiny_corpus
 
 
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny en>de (reversal) + en>parse model, trained until it is right."""

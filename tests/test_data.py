@@ -6,12 +6,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtseq2seq.config import VocabConfig, load_recipe
+from mtseq2seq.config import VocabConfig
 from mtseq2seq.data.batching import TaskIterator, bucket_batches
 from mtseq2seq.data.binarize import cache_path, encode_file
 from mtseq2seq.data.datasets import read_lines
 from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import DataError
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.vocab import EOS, WordVocab
 from tests.conftest import tiny_recipe, write, write_recipe
 

@@ -186,13 +186,13 @@ def test_multi30k_writes_stripped_aligned_files(fake_multi30k, tmp_path):
                             "--langs", "en", "de", "fr")
         assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        f"{s}.{l}" for s in ("train", "val", "test_2016_flickr") for l in ("en", "de", "fr"))
+        f"{s}.{lang}" for s in ("train", "val", "test_2016_flickr") for lang in ("en", "de", "fr"))
     assert (out / "val.de").read_text(encoding="utf-8").splitlines() == \
         ["de val caption 0", "de val caption 1", "de val caption 2"]
     for split, size in (("train", 5), ("val", 3), ("test_2016_flickr", 2)):
         assert f"{split}" in result.stdout and f"{size} lines" in result.stdout
-        assert all(len((out / f"{split}.{l}").read_text().splitlines()) == size
-                   for l in ("en", "de", "fr"))
+        assert all(len((out / f"{split}.{lang}").read_text().splitlines()) == size
+                   for lang in ("en", "de", "fr"))
 
 
 def test_multi30k_line_count_mismatch_is_one_clear_error(fake_multi30k, tmp_path):

@@ -15,10 +15,10 @@ import torch
 
 from mtseq2seq import checkpoint
 from mtseq2seq.__main__ import main
-from mtseq2seq.config import load_recipe
 from mtseq2seq.data.binarize import encode_file
 from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import CheckpointError, DataError
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.vocab import WordVocab, vocab_problems
 from tests.conftest import tiny_recipe, write, write_recipe
 
@@ -50,7 +50,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]
     lines = ["the cat sees a dog", "a dog runs", "the small cat sleeps", "a bird sings"] * 5
     for split in ("train", "valid", "test"):
         write(root / "data" / f"{split}.en", "\n".join(lines) + "\n")
-        write(root / "data" / f"{split}.de", "\n".join(l[::-1] for l in lines) + "\n")
+        write(root / "data" / f"{split}.de", "\n".join(line[::-1] for line in lines) + "\n")
         write(root / "data" / f"{split}.parse", "\n".join("(S XX )S" for _ in lines) + "\n")
     recipe = recipe_file(root / "data", root, train={"max_steps": 2, "batch_tokens": 200,
                                                      "warmup": 1}, valid={"every": 2})

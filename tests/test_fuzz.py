@@ -16,11 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mtseq2seq import checkpoint
-from mtseq2seq.config import VocabConfig, load_recipe
+from mtseq2seq.config import VocabConfig
 from mtseq2seq.data.binarize import encode_file
 from mtseq2seq.data.datasets import read_lines
 from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import UserError
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.vocab import SentencePieceVocab, WordVocab, load_or_train
 from tests.conftest import tiny_recipe, write, write_recipe
 
@@ -60,7 +61,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = ["the cat sees a dog", "a dog runs", "the small cat sleeps"] * 4
     for split in ("train", "valid", "test"):
         write(folder / f"{split}.en", "\n".join(lines) + "\n")
-        write(folder / f"{split}.de", "\n".join(l[::-1] for l in lines) + "\n")
+        write(folder / f"{split}.de", "\n".join(line[::-1] for line in lines) + "\n")
         write(folder / f"{split}.parse", "\n".join("(S XX )S" for _ in lines) + "\n")
     return folder
 
@@ -162,7 +163,7 @@ def test_random_bytes_read_and_encoded(tmp_path_factory: pytest.TempPathFactory,
     path.write_bytes(b"\n".join(chunks))
     user_error_or_result(lambda: list(read_lines(path)))
     for vocab in vocabs.values():
-        user_error_or_result(lambda: encode_file(path, vocab))
+        user_error_or_result(lambda vocab=vocab: encode_file(path, vocab))
 
 
 @FEWER

@@ -4,8 +4,7 @@ import sacrebleu
 
 from mtseq2seq import trees
 from mtseq2seq.errors import DataError
-from mtseq2seq.metrics import (METRICS, MetricResult, bleu, chrf, compute, exact_match,
-                               token_accuracy, tree_f1)
+from mtseq2seq.metrics import METRICS, MetricResult, bleu, chrf, compute, exact_match, token_accuracy, tree_f1
 
 HYPS = ["The cat sat on the mat.", "A dog barked loudly at night!", "He reads, she writes."]
 REFS = ["The cat sat on a mat.", "The dog barked loudly at night!", "He reads; she writes."]

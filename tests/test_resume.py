@@ -15,8 +15,8 @@ import torch
 import mtseq2seq.trainer as trainer_module
 from mtseq2seq import checkpoint
 from mtseq2seq.__main__ import main
-from mtseq2seq.config import load_recipe
 from mtseq2seq.errors import TrainingError
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.run import prepare
 from mtseq2seq.trainer import Trainer
 from tests.conftest import tiny_recipe, write_recipe
@@ -79,7 +79,7 @@ def test_stop_signal_saves_and_says_how_to_resume(sig: int, tiny_corpus: Path,
     assert "Continue with:" in err and "--resume" in err
     state = checkpoint.load(run_dir / "checkpoint_last.pt")
     assert 3 <= state["step"] < 100000
-    logged = [json.loads(l)["step"] for l in metrics.read_text().splitlines()]
+    logged = [json.loads(line)["step"] for line in metrics.read_text().splitlines()]
     assert state["step"] >= max(logged)  # the checkpoint holds every step that was logged
 
 

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from mtseq2seq.model import MultiTaskModel
 from mtseq2seq.modules import DECODERS, ENCODERS, Decoder, EncoderOutput
 from mtseq2seq.registry import Registry
-from mtseq2seq.search import (SearchResult, beam_search, decode, greedy_search, length_penalty,
-                              max_lengths)
+from mtseq2seq.search import SearchResult, beam_search, decode, greedy_search, length_penalty, max_lengths
 from mtseq2seq.vocab import BOS, EOS, PAD, UNK
 
 VOCAB, DIM = 12, 32  # ids 4..11 are words
@@ -91,7 +90,8 @@ def trained(dec_name: str) -> MultiTaskModel:
     return model.eval()
 
 
-def trained_memory(dec_name: str, lengths: list[int] = LENGTHS) -> tuple[Decoder, EncoderOutput, torch.Tensor]:
+def trained_memory(dec_name: str, lengths: list[int] = LENGTHS
+                   ) -> tuple[Decoder, EncoderOutput, torch.Tensor]:
     """The trained decoder, the memory of a fixed source batch, and limits 1.5 * len + 2."""
     model = trained(dec_name)
     with torch.no_grad():

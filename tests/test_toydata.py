@@ -11,10 +11,25 @@ from pathlib import Path
 import pytest
 
 from mtseq2seq.errors import UserError
-from mtseq2seq.toydata import (DEFAULT_SIZES, LABELS, MANIFEST_NAME, SLOTS, SPLITS, Grammar,
-                               GrammarProbabilities, Node, build_lexicon, generate, is_current, linearize,
-                               sample_splits)
-from mtseq2seq.toydata import french, german, lexicon, writer
+from mtseq2seq.toydata import (
+    DEFAULT_SIZES,
+    LABELS,
+    MANIFEST_NAME,
+    SLOTS,
+    SPLITS,
+    Grammar,
+    GrammarProbabilities,
+    Node,
+    build_lexicon,
+    french,
+    generate,
+    german,
+    is_current,
+    lexicon,
+    linearize,
+    sample_splits,
+    writer,
+)
 
 SMALL = {"train": 300, "valid": 50, "test": 50}
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "make_toy_data.py"

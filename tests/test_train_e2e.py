@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mtseq2seq.__main__ import main
-from mtseq2seq.config import load_recipe
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.run import prepare
 from mtseq2seq.toydata import generate
 from mtseq2seq.trainer import Trainer
@@ -128,7 +128,7 @@ def test_cli_train_learns_and_writes_run_dir(tiny_corpus: Path, tmp_path: Path,
     assert (run_dir / "vocab" / "en.model").is_file() and (run_dir / "vocab" / "parse.words").is_file()
     # re-running the same command continues from checkpoint_last.pt (nothing left to do)
     assert main(["train", str(path), "--run-dir", str(run_dir), "--set", "train.max_steps=310"]) == 0
-    steps = [json.loads(l)["step"] for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert max(steps) == 310 and min(s for s in steps if s > 300) == 310  # continued, not redone
 
 

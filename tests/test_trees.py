@@ -5,8 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtseq2seq.trees import (Tree, is_well_formed, linearize, parse_linearized, put_words_back,
-                             repair, spans)
+from mtseq2seq.trees import Tree, is_well_formed, linearize, parse_linearized, put_words_back, repair, spans
 
 GOLD = "(S (NP XX XX )NP (VP XX (NP XX XX )NP )VP )S"
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from mtseq2seq.config import VocabConfig, load_recipe
+from mtseq2seq.config import VocabConfig
 from mtseq2seq.errors import ConfigError
+from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.vocab import EOS, SentencePieceVocab, Vocab, WordVocab, load_or_train
 from tests.conftest import tiny_recipe, write_recipe
 

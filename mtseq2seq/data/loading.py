@@ -11,10 +11,10 @@ import torch
 
 from ..config import Recipe
 from ..errors import DataError
-from .files import data_files
 from ..vocab import Vocab
 from .batching import ParallelData
 from .binarize import encode_file
+from .files import data_files
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,15 @@ from .corpus import SLOTS, SPLITS, Example, make_example, sample_splits
 from .grammar import Grammar, GrammarProbabilities
 from .lexicon import Lexicon, build_lexicon
 from .tree import LABELS, Node, Word, linearize
-from .writer import (DEFAULT_SIZES, FORMAT_VERSION, MANIFEST_NAME, generate, is_current, read_manifest,
-                     resolve_sizes)
+from .writer import (
+                     DEFAULT_SIZES,
+                     FORMAT_VERSION,
+                     MANIFEST_NAME,
+                     generate,
+                     is_current,
+                     read_manifest,
+                     resolve_sizes,
+)
 
 __all__ = [
     "DEFAULT_SIZES", "Example", "FORMAT_VERSION", "Grammar", "GrammarProbabilities", "LABELS", "Lexicon",
