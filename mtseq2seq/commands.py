@@ -11,6 +11,7 @@ from pathlib import Path
 from . import saving
 from .config import Recipe
 from .data.loading import load_split
+from .devices import pick_device
 from .errors import DataError, UserError
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
 from .inference import load_checkpoint, resolve_pair, translate_lines
@@ -112,8 +113,6 @@ def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from .trainer import pick_device
-
     recipe, _ = _recipe(args, log_file=False)
     tasks = [resolve_task(task, recipe.tasks, "--tasks", "the recipe")  # `en-de` is en>de
              for task in args.tasks] if args.tasks else list(recipe.tasks)
@@ -128,7 +127,6 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def translate(args: argparse.Namespace) -> int:
     from .evaluate import task_max_len
-    from .trainer import pick_device
     from .translate_io import check_pair_args, read_input, write_output
 
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:

@@ -59,6 +59,13 @@ def close_match(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
+def unknown(what: str, name: Any, choices: Iterable[str]) -> str:
+    """The one wording of an unknown name: ``unknown encoder type 'tranformer' (known: rnn,
+    transformer; did you mean 'transformer'?)``; a value that is not a string is shown short."""
+    shown = f"'{name}'" if isinstance(name, str) else short_repr(name)
+    return f"unknown {what} {shown}{choices_hint(name, choices)}"
+
+
 def choices_hint(word: str, choices: Iterable[str]) -> str:
     """Return ``" (known: a, b, c; did you mean 'a'?)"`` for an error message."""
     choices = sorted(str(c) for c in choices)

@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 from sacrebleu.metrics import BLEU, CHRF
 
 from . import trees
-from .errors import DataError, choices_hint
+from .errors import DataError, unknown
 
 # Bump when the tree F1 procedure (repair rule, span definition) changes, so old numbers are not
 # silently compared with new ones.
@@ -171,7 +171,7 @@ def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
         ValueError: for an unknown name (the message lists the known ones) or bad inputs.
     """
     if name not in METRICS:
-        raise ValueError(f"unknown metric '{name}'{choices_hint(name, METRICS)}")
+        raise ValueError(unknown("metric", name, METRICS))
     return METRICS[name](hyps, refs, sources)
 
 

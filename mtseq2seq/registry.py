@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from .errors import ConfigError, choices_hint, close_match
+from .errors import ConfigError, close_match, unknown
 
 T = TypeVar("T")
 
@@ -63,7 +63,7 @@ class Registry(Generic[T]):
         """The class registered as ``name``; a ConfigError with the known names otherwise."""
         if name not in self._classes:
             where = f"{path}: " if path else ""
-            raise ConfigError(f"{where}unknown {self.kind} type '{name}'{choices_hint(name, self._classes)}")
+            raise ConfigError(f"{where}{unknown(f'{self.kind} type', name, self._classes)}")
         return self._classes[name]
 
     def options(self, name: str) -> dict[str, inspect.Parameter]:

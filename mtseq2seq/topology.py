@@ -12,7 +12,7 @@ import torch
 
 from .config import ModuleConfig, Recipe
 from .data.files import check_data_files
-from .errors import UserError, close_match, short_repr
+from .errors import UserError, close_match, short_repr, unknown
 from .modules import DECODERS, ENCODERS
 from .plugins import plugin_failure
 from .registry import Registry, load_plugin
@@ -82,8 +82,7 @@ def _check_module_defaults(defaults: dict) -> list[str]:
     for key, value in defaults.items():
         if key == "type":
             if not isinstance(value, str) or value not in known_types:
-                problems.append(f"modules.type: unknown module type {short_repr(value)} (known: "
-                                f"{', '.join(sorted(known_types))}{close_match(value, known_types)})")
+                problems.append(f"modules.type: {unknown('module type', value, known_types)}")
             continue
         if key not in known_types:
             problems.append(f"modules.{key}: not a module type (known: "
@@ -135,9 +134,8 @@ def check_modules(modules: dict[str, ModuleConfig], registry: Registry, section:
         if module.type is None:
             continue
         if module.type not in registry:
-            problems.append(f"{path}.type: unknown {registry.kind} type '{module.type}' "
-                            f"(known: {', '.join(registry.names())}"
-                            f"{close_match(module.type, registry.names())})")
+            problems.append(f"{path}.type: "
+                            f"{unknown(f'{registry.kind} type', module.type, registry.names())}")
             continue
         option_problems = registry.check_kwargs(module.type, module.options, path)
         option_problems += check_option_values(registry, module.type, module.options, path)
@@ -181,8 +179,7 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
     for name, task in recipe.tasks.items():
         path = f"tasks.{name}"
         if task.kind is not None and task.kind not in KINDS:
-            problems.append(f"{path}.kind: unknown task kind '{task.kind}' (known: "
-                            f"{', '.join(sorted(KINDS))}{close_match(task.kind, KINDS)})")
+            problems.append(f"{path}.kind: {unknown('task kind', task.kind, KINDS)}")
         for side, slots in (("encoder", recipe.encoders), ("decoder", recipe.decoders)):
             slot = getattr(task, side)
             if slot is None:
@@ -210,8 +207,7 @@ def check_valid(recipe: Recipe) -> list[str]:
     problems = []
     for name, task in recipe.tasks.items():
         if task.metric is not None and task.metric not in METRICS:
-            problems.append(f"tasks.{name}.metric: unknown metric '{task.metric}' (known: "
-                            f"{', '.join(sorted(METRICS))}{close_match(task.metric, METRICS)})")
+            problems.append(f"tasks.{name}.metric: {unknown('metric', task.metric, METRICS)}")
     valid = recipe.valid
     if valid.select != "mean":
         select = _task_named(valid.select, recipe, "valid.select", problems)
@@ -263,8 +259,7 @@ def check_train(recipe: Recipe) -> list[str]:
 def check_schedule(recipe: Recipe) -> list[str]:
     schedule = recipe.schedule
     if schedule.type not in SCHEDULERS:
-        return [f"schedule.type: unknown scheduler type '{schedule.type}' (known: "
-                f"{', '.join(SCHEDULERS.names())}{close_match(schedule.type, SCHEDULERS.names())})"]
+        return [f"schedule.type: {unknown('scheduler type', schedule.type, SCHEDULERS.names())}"]
     problems = SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
     problems += check_option_values(SCHEDULERS, schedule.type, schedule.options, "schedule")
     if not problems:  # a trial build with stand-in tasks catches what only the constructor checks

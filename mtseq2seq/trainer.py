@@ -23,6 +23,7 @@ from . import checkpoint, saving
 from .allocator import keep_freed_cpu_memory
 from .config import Recipe
 from .data.batching import TaskIterator
+from .devices import pick_device, resolve_precision
 from .errors import TrainingError
 from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
 from .interrupt import Interrupted, StopRequest
@@ -38,30 +39,6 @@ from .validate import ValidResult, format_table, validate_task
 from .vocab import Vocab
 
 log = logging.getLogger(__name__)
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """'auto' is bf16 where the hardware computes it natively (AVX-512 BF16 or AMX CPUs, CUDA
-    GPUs with bf16), else fp32; 'fp32' and 'bf16' are taken as they are."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        native = torch.cuda.is_bf16_supported()
-    else:
-        try:  # a private check; if it moves, fp32 is the safe answer
-            native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-        except (AttributeError, RuntimeError):
-            native = False
-    chosen = "bf16" if native else "fp32"
-    log.info("train.precision auto: %s (%s)", chosen,
-             "native bf16 found" if native else "no native bf16 on this device")
-    return chosen
 
 
 class Trainer:

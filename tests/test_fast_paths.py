@@ -188,7 +188,7 @@ def test_bf16_attention_matches_float32_sdpa(causal: bool) -> None:
 
 
 def test_precision_auto_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mtseq2seq.trainer import resolve_precision
+    from mtseq2seq.devices import resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("fp32", cpu) == "fp32" and resolve_precision("bf16", cpu) == "bf16"
