@@ -24,8 +24,8 @@ from typing import Callable
 from common import PrepError, atomic_write_lines, download, output_dir, run_cli
 from tqdm import tqdm
 
+from mtseq2seq.data.ptb import Example, clean, read_trees, to_example
 from mtseq2seq.errors import UserError
-from mtseq2seq.ptb import Example, clean, read_trees, to_example
 
 SPLITS = ("train", "dev", "test")
 NLTK_COMMIT = "5db857e6f7df11eabb5e5665836db9ec8df07e28"

@@ -127,6 +127,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def translate(args: argparse.Namespace) -> int:
     from .evaluate import task_max_len
+    from .tasks import DEFAULT_MAX_LEN
     from .translate_io import check_pair_args, read_input, write_output
 
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:
@@ -135,7 +136,7 @@ def translate(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
     task, pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
-    max_len = task_max_len(loaded.recipe, task) if task else (2.0, 10)
+    max_len = task_max_len(loaded.recipe, task) if task else DEFAULT_MAX_LEN
     lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
     out: list[list] = [[] for _ in lines]
     for row, hyps in translate_lines(loaded, pair, lines, args.beam, args.alpha, args.n_best,

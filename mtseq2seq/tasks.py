@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+DEFAULT_MAX_LEN = (2.0, 10)  # decoding stops at a * source length + b tokens, unless a kind says
+
 
 @dataclass(frozen=True)
 class TaskKind:
@@ -14,8 +16,8 @@ class TaskKind:
     metric: str  # the main metric: selects checkpoints and is printed first
     extra_metrics: tuple[str, ...] = ()
     description: str = ""
-    max_len_a: float = 2.0  # default decoding limit: a * source length + b tokens
-    max_len_b: int = 10
+    max_len_a: float = DEFAULT_MAX_LEN[0]  # default decoding limit: a * source length + b tokens
+    max_len_b: int = DEFAULT_MAX_LEN[1]
 
 
 KINDS: dict[str, TaskKind] = {

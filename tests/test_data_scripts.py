@@ -1,5 +1,5 @@
 """Tests for the corpus preparation scripts (data_scripts/multi30k.py, data_scripts/ptb.py) and the
-Penn Treebank reader `mtseq2seq.ptb`.
+Penn Treebank reader `mtseq2seq.data.ptb`.
 
 The PTB tests compare with the reference linearization in ../shared/data/ptb_sample when it is
 there and skip otherwise; the Multi30k tests build a tiny fake corpus in tmp_path.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from mtseq2seq.data.ptb import clean, convert_text, read_trees, strip_label, to_example
 from mtseq2seq.errors import DataError
-from mtseq2seq.ptb import clean, convert_text, read_trees, strip_label, to_example
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -52,7 +52,7 @@ def reference_lines(split: str, name: str) -> list[str]:
     return (REFERENCE / split / f"{name}.txt").read_text(encoding="utf-8").splitlines()
 
 
-# --- mtseq2seq.ptb on hand-written trees ---------------------------------------------------------
+# --- mtseq2seq.data.ptb on hand-written trees ---------------------------------------------------------
 
 def test_tiny_mrg_is_cleaned_and_linearized():
     examples = convert_text(TINY_MRG)

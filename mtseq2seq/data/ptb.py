@@ -21,8 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import DataError
-from .trees import LEAF, Tree, linearize
+from ..errors import DataError
+from ..trees import LEAF, Tree, linearize
 
 EMPTY_TAG = "-NONE-"
 WRAPPER_LABELS = frozenset({"", "TOP", "ROOT"})
