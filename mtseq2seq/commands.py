@@ -133,6 +133,7 @@ def translate(args: argparse.Namespace) -> int:
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:
         raise UserError(f"--beam {args.beam} --n-best {args.n_best}: need 1 <= n-best <= beam")
     check_pair_args(args.task, args.encoder, args.decoder)  # before the slow checkpoint load
+    setup_logging(None, getattr(args, "verbose", False))  # warnings on stderr, stdout stays clean
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
     task, pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
