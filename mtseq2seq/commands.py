@@ -128,7 +128,7 @@ def evaluate(args: argparse.Namespace) -> int:
 def translate(args: argparse.Namespace) -> int:
     from .evaluate import task_max_len
     from .tasks import DEFAULT_MAX_LEN
-    from .translate_io import check_pair_args, read_input, write_output
+    from .translate_io import check_pair_args, note_zero_shot, read_input, write_output
 
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:
         raise UserError(f"--beam {args.beam} --n-best {args.n_best}: need 1 <= n-best <= beam")
@@ -137,6 +137,8 @@ def translate(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
     task, pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
+    if args.task is None:
+        note_zero_shot(loaded.model.tasks, pair)  # a warning if no task trained this pair
     max_len = task_max_len(loaded.recipe, task) if task else DEFAULT_MAX_LEN
     lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
     out: list[list] = [[] for _ in lines]

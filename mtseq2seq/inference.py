@@ -17,6 +17,7 @@ from .model import MultiTaskModel
 from .plugins import relocate_plugins, warn_changed_plugins
 from .recipe_loader import recipe_from_dict
 from .search import Hypothesis, decode
+from .task_names import resolve_task
 from .vocab import EOS, Vocab
 
 
@@ -102,12 +103,9 @@ def stored_vocabs(state: dict, path: str | Path, recipe: Recipe) -> dict[str, Vo
 def resolve_pair(loaded: Loaded, task: str | None, encoder: str | None, decoder: str | None
                  ) -> tuple[str | None, tuple[str, str]]:
     """The task whose decoding limits apply and the (encoder slot, decoder slot) pair, from a task
-    name (``en-de`` or ``en:de`` for ``en>de``) or an explicit pair (zero-shot allowed, with a
-    warning). For a pair the task is one trained with it, else one with its decoder, else None."""
-    from .task_names import resolve_task
-    from .translate_io import check_pair_args, note_zero_shot
-
-    check_pair_args(task, encoder, decoder)
+    name (``en-de`` or ``en:de`` for ``en>de``) or an explicit pair (zero-shot allowed). For a
+    pair the task is one trained with it, else one with its decoder, else None. The caller has
+    checked that exactly one of the two ways was named (`translate_io.check_pair_args`)."""
     model = loaded.model
     if task is not None:
         task = resolve_task(task, model.tasks, "--task", "the checkpoint")
@@ -117,7 +115,6 @@ def resolve_pair(loaded: Loaded, task: str | None, encoder: str | None, decoder:
         if slot not in modules:
             raise UserError(f"{flag}: the checkpoint has no {flag[2:]} for slot '{slot}' "
                             f"({flag[2:]}s: {', '.join(modules)}{close_match(slot, modules)})")
-    note_zero_shot(model.tasks, (encoder, decoder))
     trained = [t for t, p in model.tasks.items() if tuple(p) == (encoder, decoder)]
     same_decoder = [t for t, p in model.tasks.items() if p[1] == decoder]
     return next(iter(trained + same_decoder), None), (encoder, decoder)

@@ -52,6 +52,28 @@ def tiny_recipe(data_dir: Path, **changes) -> dict:
     return recipe
 
 
+def conv_plugin(type_name: str, dim: int = 16) -> str:
+    """A user's plugin file: an encoder type of embedding plus one width-3 convolution."""
+    return f"""
+import torch
+from torch import nn
+from mtseq2seq import Encoder, EncoderOutput, register_encoder
+
+@register_encoder("{type_name}")
+class ConvEncoder(Encoder):
+    def __init__(self, vocab_size: int, pad_id: int, dim: int = {dim}) -> None:
+        super().__init__()
+        self.output_size = dim
+        self.embed = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
+        self.conv = nn.Conv1d(dim, dim, 3, padding=1)
+
+    def forward(self, src, src_mask):
+        x = self.embed(src)  # (B, S, D)
+        x = x + torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
+        return EncoderOutput(x * src_mask.unsqueeze(-1), src_mask)
+"""
+
+
 def write_recipe(path: Path, recipe: dict) -> Path:
     path.write_text(yaml.safe_dump(recipe, sort_keys=False), encoding="utf-8")
     return path

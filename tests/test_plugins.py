@@ -18,27 +18,10 @@ from mtseq2seq.__main__ import main
 from mtseq2seq.config import Recipe
 from mtseq2seq.modules import ENCODERS
 from mtseq2seq.topology import check_plugins
-from tests.conftest import tiny_recipe, write, write_recipe
+from tests.conftest import conv_plugin, tiny_recipe, write, write_recipe
 
 TYPE = "plugin_move_test"
-PLUGIN = f"""
-import torch
-from torch import nn
-from mtseq2seq import Encoder, EncoderOutput, register_encoder
-
-@register_encoder("{TYPE}")
-class ConvEncoder(Encoder):
-    def __init__(self, vocab_size: int, pad_id: int, dim: int = 16) -> None:
-        super().__init__()
-        self.output_size = dim
-        self.embed = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
-        self.conv = nn.Conv1d(dim, dim, 3, padding=1)
-
-    def forward(self, src, src_mask):
-        x = self.embed(src)  # (B, S, D)
-        x = x + torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
-        return EncoderOutput(x * src_mask.unsqueeze(-1), src_mask)
-"""
+PLUGIN = conv_plugin(TYPE)
 
 
 @pytest.fixture

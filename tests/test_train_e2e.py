@@ -12,7 +12,7 @@ from mtseq2seq.recipe_loader import load_recipe
 from mtseq2seq.run import prepare
 from mtseq2seq.toydata import generate
 from mtseq2seq.trainer import Trainer
-from tests.conftest import tiny_recipe, write, write_recipe
+from tests.conftest import conv_plugin, tiny_recipe, write, write_recipe
 
 RECIPES = Path(__file__).resolve().parent.parent / "recipes" / "toy"
 TINY = ["train.max_steps=80", "train.batch_tokens=600", "train.lr=5e-3", "train.warmup=10",
@@ -76,25 +76,8 @@ def test_every_task_schedule_sums_all_tasks(toy_dir: Path, tmp_path: Path) -> No
 
 
 def test_plugin_encoder_trains(tiny_corpus: Path, tmp_path: Path) -> None:
-    plugin = write(tmp_path / "my_encoder.py", """
-        import torch
-        from torch import nn
-        from mtseq2seq import Encoder, EncoderOutput, register_encoder
-
-        @register_encoder("conv_test")
-        class ConvEncoder(Encoder):
-            '''Embedding and one width-3 convolution: a user's own encoder type.'''
-            def __init__(self, vocab_size: int, pad_id: int, dim: int = 32) -> None:
-                super().__init__()
-                self.output_size = dim
-                self.embed = nn.Embedding(vocab_size, dim, padding_idx=pad_id)
-                self.conv = nn.Conv1d(dim, dim, 3, padding=1)
-
-            def forward(self, src, src_mask):
-                x = self.embed(src)  # (B, S, D)
-                x = x + torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
-                return EncoderOutput(x * src_mask.unsqueeze(-1), src_mask)
-    """)
+    plugin = tmp_path / "my_encoder.py"
+    plugin.write_text(conv_plugin("conv_test", dim=32), encoding="utf-8")
     raw = tiny_recipe(tiny_corpus, plugins=[plugin.name])
     raw["encoders"]["en"] = {"type": "conv_test", "dim": 16}
     raw["train"].update(max_steps=60, lr=3e-3, warmup=5)
