@@ -62,10 +62,10 @@ def first_step(args: argparse.Namespace) -> dict[str, float]:
 
 def breakdown(args: argparse.Namespace) -> dict[str, float]:
     """Cold preparation in this process: vocabulary training, then encoding (imports excluded)."""
+    from mtseq2seq.build.vocabs import load_or_train
     from mtseq2seq.data.binarize import encode_file
     from mtseq2seq.data.files import data_files
-    from mtseq2seq.recipe_loader import load_recipe
-    from mtseq2seq.vocab import load_or_train
+    from mtseq2seq.recipe.loader import load_recipe
 
     clear(args.data, args.run_dir)
     recipe = load_recipe(ROOT / RECIPE, [f"data_dir={args.data}"], run_dir=str(args.run_dir))

@@ -39,8 +39,8 @@ from common import (  # noqa: E402
     table,
 )
 
-from mtseq2seq.recipe_loader import load_recipe  # noqa: E402
-from mtseq2seq.run import prepare  # noqa: E402
+from mtseq2seq.build.prepare import prepare  # noqa: E402
+from mtseq2seq.recipe.loader import load_recipe  # noqa: E402
 from mtseq2seq.trainer import Trainer  # noqa: E402
 
 TASKS = {"en>de": "{kind: translation, encoder: en, decoder: de}",

@@ -28,11 +28,20 @@ RUNS = {  # name -> (recipe, extra --set overrides)
 }
 
 
+# `python -m` would put the working directory (this checkout) first on the path, whatever
+# PYTHONPATH says: the runner puts ``code`` first itself and says which package it imported.
+RUNNER = ("import sys; sys.path.insert(0, sys.argv.pop(1)); import mtseq2seq; "
+          "print('package:', mtseq2seq.__file__, file=sys.stderr); "
+          "from mtseq2seq.__main__ import main; sys.exit(main(sys.argv[1:]))")
+
+
 def mtseq2seq(code: Path, args: list[str], stdin: str | None = None) -> str:
     """Run the command line of checkout ``code`` (its package first on the path); its stdout."""
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    done = subprocess.run([sys.executable, "-m", "mtseq2seq", *args], cwd=ROOT, env=env,
-                          input=stdin, text=True, capture_output=True)
+    done = subprocess.run([sys.executable, "-c", RUNNER, str(code.resolve()), *args], cwd=ROOT,
+                          env=dict(os.environ), input=stdin, text=True, capture_output=True)
+    package = done.stderr.partition("package: ")[2].partition("\n")[0]
+    if not Path(package).resolve().is_relative_to(code.resolve()):
+        raise SystemExit(f"ran the package at {package!r}, not the one of {code}")
     if done.returncode != 0:
         raise SystemExit(f"mtseq2seq {' '.join(args)} failed:\n{done.stderr[-3000:]}")
     return done.stdout

@@ -152,6 +152,8 @@ def targets(rate: dict) -> str:
               ("ours bf16 / ours fp32", "ours bf16", "ours fp32", 1.5),
               ("ours fp32 / torch.nn.Transformer fp32", "ours fp32", "torch fp32", None),
               ("ours fp32 / ours before fp32", "ours fp32", "before fp32", None),
+              ("ours bf16 / ours before bf16", "ours bf16", "before bf16", None),
+              ("ours LSTM fp32 / ours LSTM before fp32", "ours-rnn fp32", "before-rnn fp32", None),
               ("ours fp32 / ours with F.linear (MKL) fp32", "ours fp32", "ours-mkl fp32", None),
               ("ours LSTM fp32 / JoeyNMT LSTM fp32", "ours-rnn fp32", "joey-rnn fp32", None)]
     rows = []

@@ -9,19 +9,20 @@ import sys
 from pathlib import Path
 
 from . import saving
-from .config import Recipe
-from .data.loading import load_split
+from .build.checkpoint import load_checkpoint
+from .build.prepare import prepare as prepare_run
+from .build.prepare import run_dir_of
 from .devices import pick_device
 from .errors import DataError, UserError
-from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores
-from .inference import load_checkpoint, resolve_pair, translate_lines
+from .evaluate import TaskScore, evaluate_task, format_scores
+from .inference import resolve_pair, translate_lines
 from .interrupt import Interrupted, StopRequest, exit_status
 from .logs import setup_logging
-from .recipe_loader import load_recipe
-from .run import prepare as prepare_run
-from .run import run_dir_of
+from .recipe.config import Recipe
+from .recipe.describe import describe
+from .recipe.loader import load_recipe
 from .task_names import resolve_task
-from .topology import describe
+from .tasks import DecodeSettings
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,7 @@ def prepare(args: argparse.Namespace) -> int:
 
 def train(args: argparse.Namespace) -> int:
     """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
-    from .resume import continue_run
-    from .trainer import Trainer
+    from .build.trainer import build_trainer
     from .validate import ValidResult, format_table
 
     recipe, run_dir = _recipe(args)
@@ -54,8 +54,8 @@ def train(args: argparse.Namespace) -> int:
     if args.resume and not last.is_file():
         raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
     vocabs = prepare_run(recipe, run_dir)
-    trainer = Trainer(recipe, run_dir, vocabs)
-    continue_run(trainer, recipe, vocabs, run_dir, args.restart)
+    trainer = build_trainer(recipe, run_dir, vocabs)
+    trainer.resume(restart=args.restart)
     report = trainer.train()
     if trainer.interrupted:
         again = " ".join(["mtseq2seq", "train", shlex.quote(args.recipe),
@@ -100,10 +100,10 @@ def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
     """Decode and score ``tasks`` on split ``role``; the table is also written as JSON."""
     loaded = load_checkpoint(path, device, recipe)
     scores = []
-    for task in tasks:
-        data, _ = load_split(recipe, task, role, loaded.vocabs, None)
-        scores.append(evaluate_task(recipe, task, loaded.model, loaded.vocabs, role, data,
-                                    settings, device)[0])
+    for name in tasks:
+        task = loaded.tasks[name]
+        data = task.kind.load(task, role, None)
+        scores.append(evaluate_task(loaded.model, task, role, data, settings, device)[0])
     out = path.with_name(f"{path.stem}.{role}.scores.json")
     out.write_text(json.dumps({"checkpoint": str(path), "step": loaded.step, "split": role,
                                "beam": settings.beam, "alpha": settings.alpha,
@@ -126,8 +126,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def translate(args: argparse.Namespace) -> int:
-    from .evaluate import task_max_len
-    from .tasks import DEFAULT_MAX_LEN
+    from .hypotheses import DEFAULT_MAX_LEN
     from .translate_io import check_pair_args, note_zero_shot, read_input, write_output
 
     if args.beam < 1 or not 1 <= args.n_best <= args.beam:
@@ -136,14 +135,14 @@ def translate(args: argparse.Namespace) -> int:
     setup_logging(None, getattr(args, "verbose", False))  # warnings on stderr, stdout stays clean
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
-    task, pair = resolve_pair(loaded, args.task, args.encoder, args.decoder)
+    task, pair = resolve_pair(loaded.model, args.task, args.encoder, args.decoder)
     if args.task is None:
         note_zero_shot(loaded.model.tasks, pair)  # a warning if no task trained this pair
-    max_len = task_max_len(loaded.recipe, task) if task else DEFAULT_MAX_LEN
+    max_len = loaded.tasks[task].max_len if task else DEFAULT_MAX_LEN
     lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
     out: list[list] = [[] for _ in lines]
-    for row, hyps in translate_lines(loaded, pair, lines, args.beam, args.alpha, args.n_best,
-                                     args.batch_size, max_len, device):
+    for row, hyps in translate_lines(loaded.model, loaded.vocabs, pair, lines, args.beam,
+                                     args.alpha, args.n_best, args.batch_size, max_len, device):
         out[row] = hyps
     write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
     if bad_line is not None:

@@ -59,14 +59,15 @@ def close_match(word: str, choices: Iterable[str]) -> str:
     return f"; did you mean '{matches[0]}'?" if matches else ""
 
 
-def unknown(what: str, name: Any, choices: Iterable[str]) -> str:
+def unknown(what: str, name: Any, choices: Iterable[str], owner: str = "") -> str:
     """The one wording of an unknown name: ``unknown encoder type 'tranformer' (known: rnn,
-    transformer; did you mean 'transformer'?)``; a value that is not a string is shown short."""
+    transformer; did you mean 'transformer'?)``, or with ``owner`` ``unknown option 'dimm' for
+    encoder type 'rnn' (known: ...)``; a value that is not a string is shown short."""
     shown = f"'{name}'" if isinstance(name, str) else short_repr(name)
-    return f"unknown {what} {shown}{choices_hint(name, choices)}"
+    return f"unknown {what} {shown}{' ' + owner if owner else ''}{choices_hint(name, choices)}"
 
 
 def choices_hint(word: str, choices: Iterable[str]) -> str:
     """Return ``" (known: a, b, c; did you mean 'a'?)"`` for an error message."""
     choices = sorted(str(c) for c in choices)
-    return f" (known: {', '.join(choices)}{close_match(word, choices)})"
+    return f" (known: {', '.join(choices) or 'none'}{close_match(word, choices)})"

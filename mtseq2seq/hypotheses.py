@@ -9,6 +9,8 @@ import torch
 from torch import Tensor
 
 NEG_INF = float("-inf")
+DEFAULT_MAX_LEN = (2.0, 10)  # outputs stop at a * source length + b tokens, unless a task kind says
+MAX_LEN_CAP = 256  # and never exceed this many
 
 
 @dataclass

@@ -163,6 +163,21 @@ METRICS: dict[str, MetricFn] = {
 }
 
 
+def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
+    """Decorator for a plugin's metric ``fn(hyps, refs, sources) -> MetricResult`` (0-100,
+    higher is better), usable as ``tasks.<t>.metric: name`` or as a task kind's metric."""
+
+    def add(fn: MetricFn) -> MetricFn:
+        old = METRICS.get(name)
+        if old is not None and old is not fn:
+            raise ValueError(f"metric '{name}' is registered twice: {old.__module__}."
+                             f"{old.__qualname__} and {fn.__module__}.{fn.__qualname__}")
+        METRICS[name] = fn
+        return fn
+
+    return add
+
+
 def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
             sources: Sequence[str] | None = None) -> MetricResult:
     """Compute the metric called ``name``; ``sources`` is needed only by ``tree_f1``.
@@ -175,5 +190,5 @@ def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
     return METRICS[name](hyps, refs, sources)
 
 
-__all__ = ["METRICS", "MetricResult", "bleu", "chrf", "compute", "exact_match", "token_accuracy",
-           "tree_f1"]
+__all__ = ["METRICS", "MetricResult", "bleu", "chrf", "compute", "exact_match", "register_metric",
+           "token_accuracy", "tree_f1"]

@@ -10,7 +10,7 @@ import math
 import torch
 from torch import nn
 
-from .config import TrainConfig
+from .recipe.config import TrainConfig
 
 
 def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -19,7 +19,6 @@ import textwrap
 import traceback
 from pathlib import Path
 
-from .config import Recipe
 from .errors import CheckpointError
 from .registry import loaded_sha256
 
@@ -36,14 +35,14 @@ def file_sha256(path: str | Path) -> str | None:
         return None
 
 
-def plugin_records(recipe: Recipe) -> list[dict]:
-    """Per plugin of ``recipe``, in order: ``{"path": relative to the recipe's folder, "sha256"}``.
+def plugin_records(plugins: list[str], recipe_path: str) -> list[dict]:
+    """Per plugin file, in order: ``{"path": relative to the recipe's folder, "sha256"}``.
 
     The hash is of the file as it was loaded (it may have been edited since training began).
     """
-    base = Path(recipe.path).resolve().parent if recipe.path else Path.cwd()
+    base = Path(recipe_path).resolve().parent if recipe_path else Path.cwd()
     records = []
-    for plugin in recipe.plugins:
+    for plugin in plugins:
         full = Path(plugin).resolve()
         try:
             relative = Path(os.path.relpath(full, base)).as_posix()
@@ -122,13 +121,15 @@ def not_found_message(stored: str, want: str | None, places: list[tuple[Path, st
             f"to the checkpoint (to {checkpoint.parent / name}), or put it back at {stored}.")
 
 
-def warn_changed_plugins(state: dict, recipe: Recipe, checkpoint: str | Path) -> None:
-    """Warn when a plugin of ``recipe`` (same file name as one the checkpoint recorded) is not
-    the file the checkpoint was trained with; the recipe's own file is used either way."""
+def warn_changed_plugins(state: dict, plugins: list[str], recipe_path: str,
+                         checkpoint: str | Path) -> None:
+    """Warn when a plugin of the recipe at ``recipe_path`` (same file name as one the checkpoint
+    recorded) is not the file the checkpoint was trained with; the recipe's own file is used
+    either way."""
     records = state.get("plugins")
     if not isinstance(records, list):
         return
-    mine = {Path(p).name: p for p in recipe.plugins if isinstance(p, str)}
+    mine = {Path(p).name: p for p in plugins if isinstance(p, str)}
     for record in records:
         if not (isinstance(record, dict) and isinstance(record.get("path"), str)):
             continue
@@ -137,7 +138,7 @@ def warn_changed_plugins(state: dict, recipe: Recipe, checkpoint: str | Path) ->
         if now and isinstance(record.get("sha256"), str) and now != record["sha256"]:
             log.warning("plugin %s of recipe '%s' is not the file checkpoint %s was trained with "
                         "(sha256 of this file: %s; at training: %s); using it anyway.", path,
-                        recipe.path, checkpoint, now, record["sha256"])
+                        recipe_path, checkpoint, now, record["sha256"])
 
 
 def plugin_failure(err: BaseException, indent: str = "    ") -> str:

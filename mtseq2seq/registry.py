@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Generic, TypeVar
 
-from .errors import ConfigError, close_match, unknown
+from .errors import ConfigError, unknown
 
 T = TypeVar("T")
 
@@ -82,11 +82,8 @@ class Registry(Generic[T]):
         problems = []
         for key in kwargs:
             if key not in options:
-                known = ", ".join(sorted(options)) or "none"
-                problems.append(
-                    f"{path}.{key}: unknown option '{key}' for {self.kind} type '{name}' "
-                    f"(known: {known}{close_match(key, options)})"
-                )
+                problems.append(f"{path}.{key}: "
+                                f"{unknown('option', key, options, f'for {self.kind} type {name!r}')}")
         for key, p in options.items():
             if p.default is inspect.Parameter.empty and key not in kwargs:
                 problems.append(f"{path}.{key}: missing required option of {self.kind} type '{name}'")

@@ -1,14 +1,15 @@
-"""Continuing a run from its `checkpoint_last.pt`: the checks that refuse another recipe, other
-vocabularies or another model, and the repair of files a killed save left half-placed."""
+"""Continuing a run from its `checkpoint_last.pt`: what identifies a run (`RunRecord`), the
+checks that refuse another recipe, other vocabularies or another model, and the repair of files
+a killed save left half-placed."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import checkpoint, saving
-from .config import Recipe
 from .errors import CheckpointError
-from .plugins import plugin_records, warn_changed_plugins
+from .plugins import warn_changed_plugins
 from .vocab import Vocab, vocab_problems
 
 log = logging.getLogger(__name__)
@@ -17,17 +18,33 @@ log = logging.getLogger(__name__)
 _MAY_CHANGE = {("train", "max_steps"), ("run_dir",), ("valid", "every"), ("plugins",)}
 
 
-def continue_run(trainer, recipe: Recipe, vocabs: dict[str, Vocab], run_dir: Path,
-                 restart: bool) -> bool:
+@dataclass
+class RunRecord:
+    """What a checkpoint stores about its run besides the weights: the resolved recipe (a plain
+    mapping), the plugin files (path relative to the recipe, SHA-256) and the vocabularies."""
+
+    recipe: dict
+    recipe_path: str  # the recipe file (plugin paths are relative to its folder)
+    plugin_paths: list[str]  # as loaded
+    plugins: list[dict]  # `plugins.plugin_records` of them
+    vocabs: dict[str, Vocab]
+
+    def as_state(self) -> dict:
+        return {"recipe": self.recipe, "plugins": self.plugins,
+                "vocabs": {slot: v.to_state() for slot, v in self.vocabs.items()}}
+
+
+def continue_run(trainer, run_dir: Path, restart: bool) -> bool:
     """Load ``checkpoint_last.pt`` into ``trainer`` unless ``restart``; whether it did."""
     saving.recover(run_dir, continuing=not restart)
     last = run_dir / saving.LAST
     if restart or not last.is_file():
         return False
     state = checkpoint.load(last)
-    check_same_recipe(state["recipe"], recipe.resolved, last)
-    check_plugins_same(state, recipe, last)
-    problems = vocab_problems(state["vocabs"], vocabs)
+    record: RunRecord = trainer.record
+    check_same_recipe(state["recipe"], record.recipe, last)
+    check_plugins_same(state, record, last)
+    problems = vocab_problems(state["vocabs"], record.vocabs)
     if problems:
         raise CheckpointError(problems, header=f"{last} was trained with other vocabularies "
                               f"than {run_dir / 'vocab'}; use --restart or another --run-dir")
@@ -38,16 +55,16 @@ def continue_run(trainer, recipe: Recipe, vocabs: dict[str, Vocab], run_dir: Pat
     return True
 
 
-def check_plugins_same(state: dict, recipe: Recipe, path: Path) -> None:
+def check_plugins_same(state: dict, record: RunRecord, path: Path) -> None:
     """The same plugin files (by path relative to the recipe) as the checkpoint's run; a plugin
     whose content changed since is a warning, not an error (users fix bugs in plugins)."""
     stored = [r.get("path") for r in state.get("plugins") or [] if isinstance(r, dict)]
-    current = [r["path"] for r in plugin_records(recipe)]
+    current = [r["path"] for r in record.plugins]
     if "plugins" in state and stored != current:
         raise CheckpointError(f"plugins: checkpoint has {stored}, recipe has {current}",
                               header=f"{path} was written by a different recipe; use --restart "
                               "or another --run-dir")
-    warn_changed_plugins(state, recipe, path)
+    warn_changed_plugins(state, record.plugin_paths, record.recipe_path, path)
 
 
 def check_same_recipe(stored: dict, current: dict, path: Path) -> None:

@@ -1,7 +1,9 @@
-"""The training loop: scheduler -> task -> batch -> loss -> update; validation and checkpoints.
+"""The training loop: scheduler -> task -> batch -> the kind's loss -> update; validation and
+checkpoints. It runs what the builder (`build/trainer.py`) made and builds nothing itself.
 
-Each update trains the task(s) the scheduler names. Every `valid.every` updates each task is
-validated (teacher-forced loss and accuracy, and its own metric on decoded output), then the
+Each update trains the task(s) the scheduler names, asking each task's kind for the loss of a
+batch. Every `valid.every` updates each task is validated (the kind's teacher-forced loss and
+accuracy, and its own metrics on its predictions), then the
 checkpoints are written (`saving.py`: `checkpoint_last.pt`, `checkpoint_best.pt` when the selection
 score, a weighted mean of the tasks' main metrics or one task's, improves, and
 `checkpoint_best_<task>.pt` per task, in a crash-consistent order). Every event goes to
@@ -14,6 +16,7 @@ import math
 import random
 import uuid
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,63 +24,64 @@ from tqdm import tqdm
 
 from . import checkpoint, saving
 from .allocator import keep_freed_cpu_memory
-from .config import Recipe
 from .data.batching import TaskIterator
-from .devices import pick_device, resolve_precision
+from .devices import resolve_precision
 from .errors import TrainingError
-from .evaluate import DecodeSettings, TaskScore, evaluate_task, format_scores, reference_lines
+from .evaluate import TaskScore, evaluate_task, format_scores
 from .interrupt import Interrupted, StopRequest
-from .loss import LossOutput, label_smoothed_loss
+from .loss import LossOutput
 from .model import MultiTaskModel
-from .optim import LRSchedule, build_optimizer
-from .plugins import plugin_records
+from .optim import LRSchedule
 from .progress import MetricsLog, Progress
-from .run import load_task_data
-from .scheduler import build_scheduler
+from .recipe.config import TrainConfig, ValidConfig
+from .resume import RunRecord, continue_run
+from .scheduler import TaskScheduler
 from .selection import BestTracker
+from .tasks import DecodeSettings, Task
+from .tasks.base import Examples
 from .validate import ValidResult, format_table, validate_task
-from .vocab import Vocab
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class TaskData:
+    """What the trainer reads: endless training batches, and the validation split (with its
+    references, when validation decodes) of every task."""
+
+    train: dict[str, TaskIterator]
+    valid: dict[str, Examples]
+    valid_refs: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+
+
 class Trainer:
-    def __init__(self, recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> None:
-        self.recipe, self.run_dir, self.vocabs, self.cfg = recipe, run_dir, vocabs, recipe.train
-        if self.cfg.threads:
-            torch.set_num_threads(self.cfg.threads)
-        torch.manual_seed(recipe.seed)
-        random.seed(recipe.seed)
-        self.device = pick_device(self.cfg.device)
+    """Runs what `build.trainer.build_trainer` made; builds nothing itself."""
+
+    def __init__(self, model: MultiTaskModel, tasks: dict[str, Task], data: TaskData,
+                 scheduler: TaskScheduler, optimizer: torch.optim.Optimizer, lr: LRSchedule,
+                 train_cfg: TrainConfig, valid_cfg: ValidConfig, run_dir: Path,
+                 record: RunRecord) -> None:
+        self.model, self.tasks, self.data, self.scheduler = model, tasks, data, scheduler
+        self.optimizer, self.lr, self.cfg, self.valid_cfg = optimizer, lr, train_cfg, valid_cfg
+        self.run_dir, self.record = run_dir, record
+        self.device = next(model.parameters()).device
         self.precision = resolve_precision(self.cfg.precision, self.device)
         if self.device.type == "cpu":
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
             log.info("removed %s, left by a save that was killed", stale)
-        self.model = MultiTaskModel.build(recipe, vocabs).to(self.device)
-        self.tasks = list(recipe.tasks)
-        self.train_data = {t: d for t, (d, _) in load_task_data(recipe, vocabs, "train").items()}
-        self.valid_data = {t: d for t, (d, _) in load_task_data(recipe, vocabs, "valid").items()}
-        self.valid_refs = {t: reference_lines(recipe, t, "valid", d)
-                           for t, d in self.valid_data.items()} if recipe.valid.decode else {}
-        self.iterators = {t: TaskIterator(self.train_data[t], self.cfg.batch_tokens, recipe.seed + i)
-                          for i, t in enumerate(self.tasks)}
-        self.scheduler = build_scheduler(
-            recipe.schedule.type, recipe.schedule.options, self.tasks,
-            [recipe.tasks[t].ratio for t in self.tasks],
-            [len(self.train_data[t]) for t in self.tasks], recipe.seed)
-        self.optimizer = build_optimizer(self.model, self.cfg)
-        self.lr = LRSchedule(self.optimizer, self.cfg)
-        valid = recipe.valid
-        self.tracker = BestTracker(valid.select, dict(valid.weights), valid.patience)
+        self.iterators = data.train
+        self.tracker = BestTracker(valid_cfg.select, dict(valid_cfg.weights), valid_cfg.patience)
         self.step, self.stopped_early, self.interrupted = 0, False, None
         self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
         self.best_report: dict = {"valid": [], "scores": []}
         self.run_id = uuid.uuid4().hex  # tells this run's checkpoint files from another run's
         self.metrics = MetricsLog(run_dir / "metrics.jsonl")
 
-    def pad_id(self, task: str) -> int:
-        return self.vocabs[self.recipe.tasks[task].decoder].pad_id
+    def resume(self, restart: bool) -> bool:
+        """Continue from the run directory's checkpoint_last.pt unless ``restart``; whether it
+        did (the checks that refuse another recipe or other vocabularies are in `resume.py`)."""
+        return continue_run(self, self.run_dir, restart)
 
     # ---- one update -------------------------------------------------------------------------
     def train_step(self, tasks: list[str]) -> dict[str, tuple[float, int]]:
@@ -122,11 +126,12 @@ class Trainer:
                 f"checkpoint is {self.run_dir / 'checkpoint_last.pt'}; try a lower train.lr, "
                 f"a smaller train.clip_norm or train.precision=fp32")
 
-    def _forward_backward(self, task: str) -> LossOutput:
-        batch = next(self.iterators[task]).to(self.device)
+    def _forward_backward(self, name: str) -> LossOutput:
+        task = self.tasks[name]
+        batch = next(self.iterators[name]).to(self.device)
         with self._autocast():
-            logits = self.model(task, batch.src, batch.tgt_in)  # (B, T, V)
-        out = label_smoothed_loss(logits, batch.tgt_out, self.cfg.label_smoothing, self.pad_id(task))
+            outputs = task.kind.forward(self.model, task, batch)
+        out = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32, outside autocast
         (out.loss / max(out.tokens, 1) / self.cfg.accumulate).backward()
         return out
 
@@ -138,10 +143,10 @@ class Trainer:
     # ---- the loop ---------------------------------------------------------------------------
     def train(self) -> dict:
         """Train to ``max_steps`` (or early stop, or a stop signal); returns the best report."""
-        every = max(self.recipe.valid.every, 1)
+        every = max(self.valid_cfg.every, 1)
         bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
-        self.progress = Progress(self.tasks, self.step, self.cfg.max_steps)
+        self.progress = Progress(list(self.tasks), self.step, self.cfg.max_steps)
         log.info("training from step %d to %d (%s, %s, %d threads)", self.step,
                  self.cfg.max_steps, self.precision, self.device, torch.get_num_threads())
         with StopRequest() as stop:
@@ -185,18 +190,18 @@ class Trainer:
         Raises `interrupt.Interrupted` between batches when a stop signal came; the records are
         written only once the whole validation is done, so a stopped one leaves none behind.
         """
-        valid = self.recipe.valid
-        forced = [validate_task(self.model, task, data, self.cfg.batch_tokens, self.device,
-                                self.pad_id(task), valid.max_sentences)
-                  for task, data in self.valid_data.items()]
+        valid = self.valid_cfg
+        forced = [validate_task(self.model, self.tasks[name], data, self.cfg.batch_tokens,
+                                self.device, valid.max_sentences)
+                  for name, data in self.data.valid.items()]
         records = {r.task: {"split": "valid", **r.as_dict()} for r in forced}
         scores = []
         if valid.decode:
             settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
                                       valid.decode_sentences)
-            scores = [evaluate_task(self.recipe, task, self.model, self.vocabs, "valid", data,
-                                    settings, self.device, self.valid_refs[task])[0]
-                      for task, data in self.valid_data.items()]
+            scores = [evaluate_task(self.model, self.tasks[name], "valid", data, settings,
+                                    self.device, self.data.valid_refs[name])[0]
+                      for name, data in self.data.valid.items()]
         for s in scores:  # one record per task: teacher-forced numbers and decoded metrics
             records[s.task].update({s.metric: s.score, **s.others, "decoded": s.sentences})
         for record in records.values():
@@ -248,9 +253,7 @@ class Trainer:
             "tracker": self.tracker.state_dict(), "best_report": self.best_report,
             "stopped_early": self.stopped_early, "skipped": dict(self.skipped),
             "run_id": self.run_id, "pending_validation": self.pending_validation,
-            "recipe": self.recipe.resolved,
-            "plugins": plugin_records(self.recipe),
-            "vocabs": {slot: v.to_state() for slot, v in self.vocabs.items()},
+            **self.record.as_state(),  # recipe, plugins, vocabularies: what translating needs
         }
 
     def load_state_dict(self, state: dict) -> None:

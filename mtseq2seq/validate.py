@@ -1,23 +1,27 @@
-"""Teacher-forced validation per task: loss, perplexity and token accuracy."""
+"""Teacher-forced validation per task: loss, perplexity and accuracy from the task kind's loss.
+
+For seq2seq kinds the units are target tokens; a head's kind counts its own (sentences, words).
+"""
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
 
 import torch
+from torch import nn
 
 from . import interrupt
-from .data.batching import ParallelData, bucket_batches, collate
-from .loss import label_smoothed_loss
-from .model import MultiTaskModel
+from .data.batching import bucket_batches
+from .tasks import Task
+from .tasks.base import Examples
 
 
 @dataclass
 class ValidResult:
     task: str
-    loss: float  # mean NLL per target token
+    loss: float  # mean NLL per unit (target token)
     ppl: float
-    acc: float  # teacher-forced token accuracy, percent
+    acc: float  # teacher-forced accuracy, percent
     tokens: int
     sentences: int
 
@@ -26,8 +30,8 @@ class ValidResult:
 
 
 @torch.inference_mode()
-def validate_task(model: MultiTaskModel, task: str, data: ParallelData, batch_tokens: int,
-                  device: torch.device, pad_id: int, max_sentences: int | None = None) -> ValidResult:
+def validate_task(model: nn.Module, task: Task, data: Examples, batch_tokens: int,
+                  device: torch.device, max_sentences: int | None = None) -> ValidResult:
     was_training = model.training
     model.eval()
     nll, tokens, correct, sentences = 0.0, 0, 0, 0
@@ -37,14 +41,13 @@ def validate_task(model: MultiTaskModel, task: str, data: ParallelData, batch_to
             rows = rows[rows < max_sentences]  # the first N sentences, whatever the batch order
             if len(rows) == 0:
                 continue
-        batch = collate(data, rows).to(device)
-        logits = model(task, batch.src, batch.tgt_in)
-        out = label_smoothed_loss(logits, batch.tgt_out, 0.0, pad_id)
+        batch = task.kind.make_batch(data, rows).to(device)
+        out = task.kind.loss(task.kind.forward(model, task, batch), batch, 0.0)
         nll, tokens, correct = nll + out.nll, tokens + out.tokens, correct + out.correct
         sentences += len(rows)
     model.train(was_training)
     loss = nll / max(tokens, 1)
-    return ValidResult(task, loss, math.exp(min(loss, 50.0)), 100.0 * correct / max(tokens, 1),
+    return ValidResult(task.name, loss, math.exp(min(loss, 50.0)), 100.0 * correct / max(tokens, 1),
                        tokens, sentences)
 
 

@@ -87,3 +87,14 @@ def _nothing_written_into_the_working_tree():
     yield
     made = [name for name, existed in before.items() if not existed and (root / name).exists()]
     assert not made, f"the tests wrote {made} into the working tree {root}"
+
+
+def task_split(recipe, task: str, role: str, vocabs: dict, max_len: int | None):
+    """(data, stats) of one task's split, read as training reads it (through its built task)."""
+    from mtseq2seq.build.tasks import build_tasks
+    from mtseq2seq.data.loading import load_split
+
+    built = build_tasks(recipe, vocabs)[task]
+    src_path, tgt_path = built.files[role]
+    return load_split(built.where(role), src_path, tgt_path, built.vocabs[built.encoder],
+                      built.vocabs[built.decoder], max_len)

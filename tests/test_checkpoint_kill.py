@@ -125,15 +125,15 @@ def check_leftovers(folder: Path, checkpoints: list[Path]) -> None:
 
 
 def test_trainer_checkpoint_is_plain_data(tiny_corpus: Path, tmp_path: Path) -> None:
-    from mtseq2seq.recipe_loader import load_recipe  # here, not above: the savers import this module
-    from mtseq2seq.run import prepare
-    from mtseq2seq.trainer import Trainer
+    from mtseq2seq.build.prepare import prepare
+    from mtseq2seq.build.trainer import build_trainer
+    from mtseq2seq.recipe.loader import load_recipe  # here, not above: the savers import this module
 
     run = tmp_path / "run"
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_corpus)),
                          run_dir=str(run))
     run.mkdir()
-    trainer = Trainer(recipe, run, prepare(recipe, run))
+    trainer = build_trainer(recipe, run, prepare(recipe, run))
     trainer.train()  # 4 updates, validated (and decoded) twice: every part of the state is filled
     state = trainer.state_dict()
     assert checkpoint.not_plain(state) is None

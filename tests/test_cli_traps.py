@@ -13,7 +13,7 @@ import pytest
 import mtseq2seq
 from mtseq2seq.__main__ import main
 from mtseq2seq.errors import UserError
-from mtseq2seq.recipe_loader import load_recipe
+from mtseq2seq.recipe.loader import load_recipe
 from mtseq2seq.task_names import canonical_task
 from tests.conftest import tiny_recipe, write_recipe, write_tiny_corpus
 

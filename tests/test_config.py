@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mtseq2seq.errors import ConfigError
-from mtseq2seq.recipe_loader import load_recipe
+from mtseq2seq.recipe.loader import load_recipe
 from tests.conftest import tiny_recipe, write, write_recipe
 
 

@@ -6,15 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from mtseq2seq.config import VocabConfig
-from mtseq2seq.data.batching import TaskIterator, bucket_batches
+from mtseq2seq.data.batching import TaskIterator, bucket_batches, collate
 from mtseq2seq.data.binarize import cache_path, encode_file
 from mtseq2seq.data.datasets import read_lines
-from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import DataError
-from mtseq2seq.recipe_loader import load_recipe
+from mtseq2seq.recipe.config import VocabConfig
+from mtseq2seq.recipe.loader import load_recipe
 from mtseq2seq.vocab import EOS, WordVocab
-from tests.conftest import tiny_recipe, write, write_recipe
+from tests.conftest import task_split, tiny_recipe, write, write_recipe
 
 
 def words_vocab(*lines: str) -> WordVocab:
@@ -48,7 +47,7 @@ def test_split_drops_empty_and_long_lines_and_counts_them(tiny_corpus: Path, tmp
     write(tiny_corpus / "train.de", "x\ny\nz\n\n")
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_corpus)))
     vocabs = {s: words_vocab("a b c d e f g h i j x y z") for s in ("en", "de", "parse")}
-    data, stats = load_split(recipe, "en>de", "train", vocabs, max_len=4)
+    data, stats = task_split(recipe, "en>de", "train", vocabs, max_len=4)
     assert (stats.lines, stats.kept, stats.empty, stats.too_long) == (4, 1, 2, 1)
     assert data.keep.tolist() == [0]
 
@@ -58,7 +57,7 @@ def test_parallel_length_mismatch_names_both_files(tiny_corpus: Path, tmp_path: 
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_corpus)))
     vocabs = {s: words_vocab("a x y") for s in ("en", "de", "parse")}
     with pytest.raises(DataError, match=r"train.en' has 40 lines, '.*train.de' has 2"):
-        load_split(recipe, "en>de", "train", vocabs, max_len=None)
+        task_split(recipe, "en>de", "train", vocabs, max_len=None)
 
 
 def test_batches_respect_token_budget_and_iterator_resumes(tiny_corpus: Path, tmp_path: Path
@@ -68,17 +67,17 @@ def test_batches_respect_token_budget_and_iterator_resumes(tiny_corpus: Path, tm
     write(tiny_corpus / "train.de", "\n".join(lines) + "\n")
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", tiny_recipe(tiny_corpus)))
     vocabs = {s: words_vocab("a") for s in ("en", "de", "parse")}
-    data, _ = load_split(recipe, "en>de", "train", vocabs, max_len=None)
+    data, _ = task_split(recipe, "en>de", "train", vocabs, max_len=None)
     batches = bucket_batches(data, 40, torch.Generator().manual_seed(0))
     assert sorted(torch.cat(batches).tolist()) == list(range(200))  # every sentence once
     src_len, tgt_len = data.lengths()
     for rows in batches:
         assert len(rows) == 1 or torch.maximum(src_len, tgt_len)[rows].max() * len(rows) <= 40
-    whole = TaskIterator(data, 40, seed=3)
+    whole = TaskIterator(data, collate, 40, seed=3)
     expected = [next(whole).index.tolist() for _ in range(70)]  # crosses an epoch boundary
-    first = TaskIterator(data, 40, seed=3)
+    first = TaskIterator(data, collate, 40, seed=3)
     head = [next(first).index.tolist() for _ in range(33)]
-    resumed = TaskIterator(data, 40, seed=3)
+    resumed = TaskIterator(data, collate, 40, seed=3)
     resumed.load_state_dict(first.state_dict())
     assert head + [next(resumed).index.tolist() for _ in range(37)] == expected
     batch = next(resumed)

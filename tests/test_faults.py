@@ -16,11 +16,10 @@ import torch
 from mtseq2seq import checkpoint
 from mtseq2seq.__main__ import main
 from mtseq2seq.data.binarize import encode_file
-from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import CheckpointError, DataError
-from mtseq2seq.recipe_loader import load_recipe
+from mtseq2seq.recipe.loader import load_recipe
 from mtseq2seq.vocab import WordVocab, vocab_problems
-from tests.conftest import tiny_recipe, write, write_recipe
+from tests.conftest import task_split, tiny_recipe, write, write_recipe
 
 
 def fails(args: list[str], capsys: pytest.CaptureFixture, *expected: str) -> str:
@@ -92,7 +91,7 @@ def test_empty_and_long_lines_dropped_counted_and_logged(trained, tmp_path, capl
     recipe = load_recipe(recipe_file(data, tmp_path))
     vocabs = {s: WordVocab(list("abcdefghijwxyz")) for s in ("en", "de", "parse")}
     with caplog.at_level(logging.INFO, logger="mtseq2seq"):
-        loaded, stats = load_split(recipe, "en>de", "train", vocabs, max_len=4)
+        loaded, stats = task_split(recipe, "en>de", "train", vocabs, max_len=4)
     assert (stats.lines, stats.kept, stats.empty, stats.too_long) == (5, 1, 3, 1)
     assert loaded.keep.tolist() == [0]
     assert "en>de train: 1/5 pairs kept (3 empty dropped, 1 over the length limit dropped)" \
@@ -111,14 +110,14 @@ def test_missing_or_empty_split_file(trained, tmp_path, capsys) -> None:
     recipe = load_recipe(recipe_file(data, tmp_path), check_files=False)
     vocabs = {s: WordVocab(["a"]) for s in ("en", "de", "parse")}
     with pytest.raises(DataError, match=r"tasks.en>de.valid: parallel files differ in length"):
-        load_split(recipe, "en>de", "valid", vocabs, None)
+        task_split(recipe, "en>de", "valid", vocabs, None)
     write(data / "valid.en", "")
     with pytest.raises(DataError, match=rf"tasks.en>de.valid: data file '{data}/valid.en' is empty"):
-        load_split(recipe, "en>de", "valid", vocabs, None)
+        task_split(recipe, "en>de", "valid", vocabs, None)
     (data / "valid.en").write_text("\n\n")
     (data / "valid.de").write_text("a\n\n")
     with pytest.raises(DataError, match=r"no usable sentence pairs .* \(0/2 pairs kept \(2 empty"):
-        load_split(recipe, "en>de", "valid", vocabs, None)
+        task_split(recipe, "en>de", "valid", vocabs, None)
 
 
 def test_vocabulary_that_does_not_match_the_checkpoint(trained, tmp_path, capsys,

@@ -16,14 +16,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mtseq2seq import checkpoint
-from mtseq2seq.config import VocabConfig
+from mtseq2seq.build.vocabs import load_or_train
 from mtseq2seq.data.binarize import encode_file
 from mtseq2seq.data.datasets import read_lines
-from mtseq2seq.data.loading import load_split
 from mtseq2seq.errors import UserError
-from mtseq2seq.recipe_loader import load_recipe
-from mtseq2seq.vocab import SentencePieceVocab, WordVocab, load_or_train
-from tests.conftest import tiny_recipe, write, write_recipe
+from mtseq2seq.recipe.config import VocabConfig
+from mtseq2seq.recipe.loader import load_recipe
+from mtseq2seq.vocab import SentencePieceVocab, WordVocab
+from tests.conftest import task_split, tiny_recipe, write, write_recipe
 
 # Fixed examples by default (a CI run is repeatable); MTSEQ2SEQ_FUZZ=N explores N fresh random ones.
 EXPLORE = int(os.environ.get("MTSEQ2SEQ_FUZZ", "0"))
@@ -181,7 +181,7 @@ def test_random_bytes_loaded_as_a_split(corpus: Path, vocabs: dict, src: list[by
     recipe = load_recipe(write_recipe(corpus.parent / "split.yaml", tiny_recipe(folder)),
                          check_files=False)  # empty files are the data reader's to refuse here
     slots = {"en": vocabs["sp"], "de": vocabs["words"], "parse": vocabs["words"]}
-    user_error_or_result(lambda: load_split(recipe, "en>de", "train", slots, max_len))
+    user_error_or_result(lambda: task_split(recipe, "en>de", "train", slots, max_len))
 
 
 @settings(FUZZ, max_examples=EXPLORE or 25)

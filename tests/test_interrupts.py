@@ -56,23 +56,24 @@ def test_a_stop_during_validation_saves_within_one_batch(tiny_corpus: Path, tmp_
     path = recipe_file(tiny_corpus, tmp_path, {"max_steps": 4, "batch_tokens": 60},
                        {"every": 2})
     run, seen = tmp_path / "run", {"batches": 0, "after_stop": 0}
-    real_collate = validate_module.collate
+    real_batches = validate_module.bucket_batches
 
-    def collate(*args, **kwargs):
-        seen["batches"] += 1
-        if seen["batches"] == 2:
-            os.kill(os.getpid(), signal.SIGINT)  # arrives while this batch is being validated
-        elif seen["batches"] > 2:
-            seen["after_stop"] += 1
-        return real_collate(*args, **kwargs)
+    def batches(*args, **kwargs):  # validation's batches, drawn one at a time
+        for rows in real_batches(*args, **kwargs):
+            seen["batches"] += 1
+            if seen["batches"] == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # arrives as this batch is being validated
+            elif seen["batches"] > 2:
+                seen["after_stop"] += 1
+            yield rows
 
-    monkeypatch.setattr(validate_module, "collate", collate)
+    monkeypatch.setattr(validate_module, "bucket_batches", batches)
     assert main(["train", str(path), "--run-dir", str(run)]) == 130
     assert seen["after_stop"] == 0  # no batch was started once the stop had come
     state = checkpoint.load(run / "checkpoint_last.pt")
     assert state["step"] == 2 and state["pending_validation"]
     assert not list(run.glob("checkpoint_best*.pt"))
-    monkeypatch.setattr(validate_module, "collate", real_collate)
+    monkeypatch.setattr(validate_module, "bucket_batches", real_batches)
     assert main(["train", str(path), "--run-dir", str(run), "--resume"]) == 0
     valid = [r for r in read_records(run) if r["split"] == "valid"]
     assert sorted({r["step"] for r in valid}) == [2, 4]  # step 2 was validated on resume
@@ -157,15 +158,16 @@ def test_a_stop_during_the_test_decoding_lands_between_batches(
     path = recipe_file(tiny_corpus, tmp_path, {"max_steps": 2, "batch_tokens": 60},
                        {"every": 2, "decode": False})  # so only the final test decodes
     seen = {"batches": 0}
-    real_collate = evaluate_module.collate
+    real_batches = evaluate_module.bucket_batches
 
-    def collate(*args, **kwargs):
-        seen["batches"] += 1
-        if seen["batches"] == 1:
-            os.kill(os.getpid(), signal.SIGTERM)
-        return real_collate(*args, **kwargs)
+    def batches(*args, **kwargs):  # the test decoding's batches, drawn one at a time
+        for rows in real_batches(*args, **kwargs):
+            seen["batches"] += 1
+            if seen["batches"] == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            yield rows
 
-    monkeypatch.setattr(evaluate_module, "collate", collate)
+    monkeypatch.setattr(evaluate_module, "bucket_batches", batches)
     run = tmp_path / "run"
     assert main(["train", str(path), "--run-dir", str(run)]) == 143
     assert seen["batches"] == 1  # the stop came in the first batch; no second one started

@@ -15,9 +15,9 @@ import torch
 
 from mtseq2seq import checkpoint, registry
 from mtseq2seq.__main__ import main
-from mtseq2seq.config import Recipe
 from mtseq2seq.modules import ENCODERS
-from mtseq2seq.topology import check_plugins
+from mtseq2seq.recipe.config import Recipe
+from mtseq2seq.recipe.topology import check_plugins
 from tests.conftest import conv_plugin, tiny_recipe, write, write_recipe
 
 TYPE = "plugin_move_test"

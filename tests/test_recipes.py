@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from mtseq2seq.recipe_loader import load_recipe
+from mtseq2seq.recipe.loader import load_recipe
 
 ROOT = Path(__file__).resolve().parent.parent / "recipes"
 RECIPES = sorted(p for p in ROOT.rglob("*.yaml")

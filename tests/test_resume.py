@@ -12,12 +12,13 @@ from pathlib import Path
 import pytest
 import torch
 
-import mtseq2seq.trainer as trainer_module
+import mtseq2seq.tasks.seq2seq as seq2seq_module
 from mtseq2seq import checkpoint
 from mtseq2seq.__main__ import main
+from mtseq2seq.build.prepare import prepare
+from mtseq2seq.build.trainer import build_trainer
 from mtseq2seq.errors import TrainingError
-from mtseq2seq.recipe_loader import load_recipe
-from mtseq2seq.run import prepare
+from mtseq2seq.recipe.loader import load_recipe
 from mtseq2seq.trainer import Trainer
 from tests.conftest import tiny_recipe, write_recipe
 
@@ -86,13 +87,13 @@ def test_stop_signal_saves_and_says_how_to_resume(sig: int, tiny_corpus: Path,
 def tiny_trainer(tiny_corpus: Path, tmp_path: Path, **train) -> Trainer:
     recipe = load_recipe(recipe_file(tiny_corpus, tmp_path, **train), run_dir=str(tmp_path / "r"))
     (tmp_path / "r").mkdir(exist_ok=True)
-    return Trainer(recipe, tmp_path / "r", prepare(recipe, tmp_path / "r"))
+    return build_trainer(recipe, tmp_path / "r", prepare(recipe, tmp_path / "r"))
 
 
 def test_non_finite_loss_skips_the_update_then_stops(tiny_corpus: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     trainer = tiny_trainer(tiny_corpus, tmp_path, max_steps=50, max_bad_steps=3)
-    real_loss = trainer_module.label_smoothed_loss
+    real_loss = seq2seq_module.label_smoothed_loss
     poisoned = {"on": False}
 
     def loss(*args, **kwargs):
@@ -101,7 +102,7 @@ def test_non_finite_loss_skips_the_update_then_stops(tiny_corpus: Path, tmp_path
             out.loss = out.loss * float("nan")
         return out
 
-    monkeypatch.setattr(trainer_module, "label_smoothed_loss", loss)
+    monkeypatch.setattr(seq2seq_module, "label_smoothed_loss", loss)
     trainer.train_step(["en>de"])  # a good update
     before = [p.detach().clone() for p in trainer.model.parameters()]
     poisoned["on"] = True

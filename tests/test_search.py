@@ -51,8 +51,7 @@ def build(registry: Registry, name: str, vocab: int, dim: int = DIM) -> torch.nn
 def make_model(dec_name: str, vocab: int = VOCAB, dim: int = DIM, seed: int = 0) -> MultiTaskModel:
     torch.manual_seed(seed)
     encoder, decoder = build(ENCODERS, "transformer", vocab, dim), build(DECODERS, dec_name, vocab, dim)
-    return MultiTaskModel({"src": encoder}, {"tgt": decoder}, {"rev": ("src", "tgt")},
-                          {"src": PAD, "tgt": PAD})
+    return MultiTaskModel({"src": encoder}, {"tgt": decoder}, {"rev": ("src", "tgt")})
 
 
 def sources(lengths: list[int], seed: int) -> torch.Tensor:
@@ -82,7 +81,7 @@ def trained(dec_name: str) -> MultiTaskModel:
         lengths = torch.randint(1, 8, (32,), generator=gen).tolist()
         src = sources(lengths, seed=100 + step)
         tgt_in, tgt_out = reverse_targets(src)
-        logits = model("rev", src, tgt_in)  # (B, T, V)
+        logits = model.decoders["tgt"](tgt_in, model.encode("src", src, src.ne(PAD)))  # (B, T, V)
         loss = F.cross_entropy(logits.flatten(0, 1), tgt_out.flatten(), ignore_index=PAD)
         optimizer.zero_grad()
         loss.backward()
@@ -95,7 +94,8 @@ def trained_memory(dec_name: str, lengths: list[int] = LENGTHS
     """The trained decoder, the memory of a fixed source batch, and limits 1.5 * len + 2."""
     model = trained(dec_name)
     with torch.no_grad():
-        memory = model.encode("src", sources(lengths, seed=7))
+        src = sources(lengths, seed=7)
+        memory = model.encode("src", src, src.ne(PAD))
     return model.decoders["tgt"], memory, max_lengths(memory.mask, 1.5, 2, 64)
 
 
@@ -198,7 +198,8 @@ def test_wide_beam_finds_every_output_of_exhaustive_search(name: str, alpha: flo
     model = make_model(name, vocab=6, dim=16, seed=3).eval()
     decoder = model.decoders["tgt"]
     with torch.no_grad():
-        memory = model.encode("src", torch.tensor([[4, 5, 4], [5, 5, 0], [4, 0, 0]]))
+        src = torch.tensor([[4, 5, 4], [5, 5, 0], [4, 0, 0]])
+        memory = model.encode("src", src, src.ne(PAD))
     limits, words = torch.tensor([3, 2, 1]), [UNK, 4, 5]
     result = beam_search(decoder, memory, 64, limits, alpha=alpha, n_best=40)
     for row, limit in enumerate(limits.tolist()):
@@ -216,7 +217,8 @@ def test_cached_step_equals_forward_on_the_prefix(name: str) -> None:
     model = make_model(name, seed=5).eval()
     decoder = model.decoders["tgt"]
     with torch.no_grad():
-        memory = model.encode("src", sources([5, 2, 4], seed=3))
+        src = sources([5, 2, 4], seed=3)
+        memory = model.encode("src", src, src.ne(PAD))
         tgt_in, _ = reverse_targets(sources([6, 6, 3], seed=4))  # (B, 7)
         state = decoder.init_state(memory)
         for t in range(tgt_in.size(1)):
@@ -231,9 +233,9 @@ def test_decode_encodes_searches_and_restores_mode(name: str) -> None:
     src = sources(LENGTHS, seed=7)
     model.train()
     try:
-        greedy = decode(model, "rev", src, beam=1, max_len_a=1.5, max_len_b=2, max_len_cap=64)
+        greedy = decode(model, "rev", src, src.ne(PAD), beam=1, max_len_a=1.5, max_len_b=2, max_len_cap=64)
         assert model.training
-        beam = decode(model, ("src", "tgt"), src, beam=3, n_best=2, max_len_a=1.5, max_len_b=2)
+        beam = decode(model, ("src", "tgt"), src, src.ne(PAD), beam=3, n_best=2, max_len_a=1.5, max_len_b=2)
     finally:
         model.eval()
     decoder, memory, limits = trained_memory(name)

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from mtseq2seq.__main__ import main
-from mtseq2seq.recipe_loader import load_recipe
-from mtseq2seq.run import prepare
+from mtseq2seq.build.prepare import prepare
+from mtseq2seq.build.trainer import build_trainer
+from mtseq2seq.recipe.loader import load_recipe
 from mtseq2seq.toydata import generate
 from mtseq2seq.trainer import Trainer
 from tests.conftest import conv_plugin, tiny_recipe, write, write_recipe
@@ -33,7 +34,7 @@ def toy_trainer(name: str, toy_dir: Path, run_dir: Path, extra: list[str] = ()) 
     overrides = [*TINY, f"data_dir={toy_dir}", "toy_data=null", *extra]
     recipe = load_recipe(RECIPES / f"{name}.yaml", overrides, run_dir=str(run_dir))
     run_dir.mkdir(parents=True, exist_ok=True)
-    return Trainer(recipe, run_dir, prepare(recipe, run_dir))
+    return build_trainer(recipe, run_dir, prepare(recipe, run_dir))
 
 
 @pytest.mark.parametrize("family", ["transformer", "rnn"])
@@ -44,7 +45,7 @@ def test_topology_trains_and_every_task_learns(name: str, family: str, toy_dir: 
     before = {r.task: r.loss for r in trainer.validate()[0]}
     trainer.train()
     after = {r.task: r.loss for r in trainer.validate()[0]}
-    assert set(after) == set(trainer.recipe.tasks)
+    assert set(after) == set(trainer.tasks)
     for task in after:  # every task, shared modules or not, got better
         assert after[task] < 0.9 * before[task], (task, before[task], after[task])
     assert (tmp_path / "run" / "checkpoint_best.pt").is_file()
@@ -84,7 +85,7 @@ def test_plugin_encoder_trains(tiny_corpus: Path, tmp_path: Path) -> None:
     raw["valid"]["every"] = 60
     recipe = load_recipe(write_recipe(tmp_path / "r.yaml", raw), run_dir=str(tmp_path / "run"))
     (tmp_path / "run").mkdir()
-    trainer = Trainer(recipe, tmp_path / "run", prepare(recipe, tmp_path / "run"))
+    trainer = build_trainer(recipe, tmp_path / "run", prepare(recipe, tmp_path / "run"))
     assert type(trainer.model.encoders["en"]).__name__ == "ConvEncoder"
     before = {r.task: r.loss for r in trainer.validate()[0]}
     after = {r["task"]: r["loss"] for r in trainer.train()["valid"]}

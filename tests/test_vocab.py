@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from mtseq2seq.config import VocabConfig
+from mtseq2seq.build.vocabs import load_or_train
 from mtseq2seq.errors import ConfigError
-from mtseq2seq.recipe_loader import load_recipe
-from mtseq2seq.vocab import EOS, SentencePieceVocab, Vocab, WordVocab, load_or_train
+from mtseq2seq.recipe.config import VocabConfig
+from mtseq2seq.recipe.loader import load_recipe
+from mtseq2seq.vocab import EOS, SentencePieceVocab, Vocab, WordVocab
 from tests.conftest import tiny_recipe, write_recipe
 
 LINES = ["the cat sat on the mat", "a dog ran in the park", "the bird sang a song"] * 20

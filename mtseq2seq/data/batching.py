@@ -1,22 +1,34 @@
 """Token-based batches from length buckets, and an endless shuffled iterator per task.
 
-Batches hold sentences of similar length so little compute goes to padding; the iterator's position
-(epoch, batch) is its whole state, so a resumed run draws the same batches.
+Batches hold examples of similar size so little compute goes to padding; the iterator's position
+(epoch, batch) is its whole state, so a resumed run draws the same batches. Any kind's examples
+batch here: they need only ``len()`` and ``sizes()``; the kind makes each batch from its rows.
+The parallel text of seq2seq kinds (`ParallelData`, `collate`) lives here too.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable, Protocol
 
 import torch
 from torch import Tensor
 
-from ..vocab import BOS, EOS, PAD
+from ..specials import BOS, EOS, PAD
 from .binarize import Encoded
+
+
+class Sized(Protocol):
+    """What length batching needs of a kind's examples."""
+
+    def __len__(self) -> int: ...
+
+    def sizes(self) -> Tensor: ...  # (N,) each example's cost: its longest side in tokens
 
 
 @dataclass
 class Batch:
     src: Tensor  # (B, S) ids, EOS-terminated, PAD-padded
+    src_mask: Tensor  # (B, S) bool, True = real token
     tgt_in: Tensor  # (B, T) BOS + ids
     tgt_out: Tensor  # (B, T) ids + EOS
     index: Tensor  # (B,) sentence numbers in the split
@@ -26,7 +38,9 @@ class Batch:
         return int(self.tgt_out.ne(PAD).sum())
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(self.src.to(device, non_blocking=True), self.tgt_in.to(device, non_blocking=True),
+        return Batch(self.src.to(device, non_blocking=True),
+                     self.src_mask.to(device, non_blocking=True),
+                     self.tgt_in.to(device, non_blocking=True),
                      self.tgt_out.to(device, non_blocking=True), self.index)
 
 
@@ -45,6 +59,11 @@ class ParallelData:
         """Source and target lengths of kept sentences, EOS/BOS included."""
         return self.src.lengths()[self.keep] + 1, self.tgt.lengths()[self.keep] + 1
 
+    def sizes(self) -> Tensor:
+        """(N,) the longer side of each kept pair, EOS/BOS included."""
+        src_len, tgt_len = self.lengths()
+        return torch.maximum(src_len, tgt_len)
+
 
 def collate(data: ParallelData, rows: Tensor) -> Batch:
     """Pad the kept sentences ``rows`` (positions into ``data.keep``) into one batch."""
@@ -54,7 +73,8 @@ def collate(data: ParallelData, rows: Tensor) -> Batch:
     tgt_in = [torch.cat([_one(BOS), t]) for t in tgt]
     tgt_out = [torch.cat([t, _one(EOS)]) for t in tgt]
     pad = torch.nn.utils.rnn.pad_sequence
-    return Batch(pad(src, True, PAD).long(), pad(tgt_in, True, PAD).long(),
+    src_ids = pad(src, True, PAD).long()  # (B, S)
+    return Batch(src_ids, src_ids.ne(PAD), pad(tgt_in, True, PAD).long(),
                  pad(tgt_out, True, PAD).long(), lines)
 
 
@@ -62,14 +82,13 @@ def _one(token: int) -> Tensor:
     return torch.tensor([token], dtype=torch.int32)
 
 
-def bucket_batches(data: ParallelData, batch_tokens: int, generator: torch.Generator | None,
+def bucket_batches(data: Sized, batch_tokens: int, generator: torch.Generator | None,
                    ) -> list[Tensor]:
-    """Rows grouped so that (longest side) x (sentences) <= batch_tokens; shuffled if a generator.
+    """Rows grouped so that (largest size) x (examples) <= batch_tokens; shuffled if a generator.
 
-    Sorting by length after a random permutation makes ties random, so batches differ each epoch.
+    Sorting by size after a random permutation makes ties random, so batches differ each epoch.
     """
-    src_len, tgt_len = data.lengths()
-    longest = torch.maximum(src_len, tgt_len)
+    longest = data.sizes()  # (N,)
     order = torch.randperm(len(data), generator=generator) if generator is not None else \
         torch.arange(len(data))
     order = order[torch.sort(longest[order], stable=True).indices]
@@ -87,10 +106,14 @@ def bucket_batches(data: ParallelData, batch_tokens: int, generator: torch.Gener
 
 
 class TaskIterator:
-    """Endless shuffled batches of one task; the epoch's order is a function of (seed, epoch)."""
+    """Endless shuffled batches of one task; the epoch's order is a function of (seed, epoch).
 
-    def __init__(self, data: ParallelData, batch_tokens: int, seed: int) -> None:
-        self.data, self.batch_tokens, self.seed = data, batch_tokens, seed
+    ``make_batch(data, rows)`` is the task kind's: it turns the rows of one bucket into a batch.
+    """
+
+    def __init__(self, data: Sized, make_batch: Callable[[Any, Tensor], Any], batch_tokens: int,
+                 seed: int) -> None:
+        self.data, self.make_batch, self.batch_tokens, self.seed = data, make_batch, batch_tokens, seed
         self.epoch, self.position = 0, 0
         self._batches = self._epoch_batches()
 
@@ -98,13 +121,13 @@ class TaskIterator:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return bucket_batches(self.data, self.batch_tokens, generator)
 
-    def __next__(self) -> Batch:
+    def __next__(self) -> Any:
         if self.position >= len(self._batches):
             self.epoch, self.position = self.epoch + 1, 0
             self._batches = self._epoch_batches()
         rows = self._batches[self.position]
         self.position += 1
-        return collate(self.data, rows)
+        return self.make_batch(self.data, rows)
 
     def __iter__(self) -> "TaskIterator":
         return self

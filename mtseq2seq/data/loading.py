@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
-from ..config import Recipe
 from ..errors import DataError
 from ..vocab import Vocab
 from .batching import ParallelData
 from .binarize import encode_file
-from .files import data_files
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +30,20 @@ class SplitStats:
                 f"{self.too_long} over the length limit dropped)")
 
 
-def load_split(recipe: Recipe, task: str, role: str, vocabs: dict[str, Vocab],
+def load_split(where: str, src_path: Path, tgt_path: Path, src_vocab: Vocab, tgt_vocab: Vocab,
                max_len: int | None) -> tuple[ParallelData, SplitStats]:
-    """``role`` is 'train', 'valid' or 'test'; ``max_len`` counts tokens without BOS/EOS."""
-    cfg = recipe.tasks[task]
-    src_path, tgt_path = data_files(recipe, task)[role]
-    src = encode_file(src_path, vocabs[cfg.encoder])
-    tgt = src if (tgt_path == src_path and vocabs[cfg.encoder] is vocabs[cfg.decoder]) \
-        else encode_file(tgt_path, vocabs[cfg.decoder])
+    """A parallel split as ids; ``max_len`` counts tokens without BOS/EOS (None: keep all).
+
+    ``where`` (e.g. ``tasks.en>de.train``) starts every message, logged or raised.
+    """
+    src = encode_file(src_path, src_vocab)
+    tgt = src if (tgt_path == src_path and src_vocab is tgt_vocab) \
+        else encode_file(tgt_path, tgt_vocab)
     if len(src) != len(tgt):
-        raise DataError(f"tasks.{task}.{role}: parallel files differ in length: '{src_path}' has "
+        raise DataError(f"{where}: parallel files differ in length: '{src_path}' has "
                         f"{len(src)} lines, '{tgt_path}' has {len(tgt)}")
     if len(src) == 0:
-        raise DataError(f"tasks.{task}.{role}: data file '{src_path}' is empty")
+        raise DataError(f"{where}: data file '{src_path}' is empty")
     src_len, tgt_len = src.lengths(), tgt.lengths()
     empty = (src_len == 0) | (tgt_len == 0)
     too_long = ~empty & ((src_len > max_len) | (tgt_len > max_len)) if max_len else \
@@ -51,7 +51,7 @@ def load_split(recipe: Recipe, task: str, role: str, vocabs: dict[str, Vocab],
     keep = torch.nonzero(~(empty | too_long)).flatten()
     stats = SplitStats(len(src), len(keep), int(empty.sum()), int(too_long.sum()))
     if len(keep) == 0:
-        raise DataError(f"tasks.{task}.{role}: no usable sentence pairs in '{src_path}' / "
+        raise DataError(f"{where}: no usable sentence pairs in '{src_path}' / "
                         f"'{tgt_path}' ({stats.describe()})")
-    log.info("%s %s: %s", task, role, stats.describe())
+    log.info("%s: %s", " ".join(where.removeprefix("tasks.").rsplit(".", 1)), stats.describe())
     return ParallelData(src, tgt, keep), stats

@@ -1,5 +1,6 @@
 """Encoder and decoder families. Built-in types are imported here explicitly, which registers them."""
 from . import rnn, transformer  # registers built-in types
-from .base import DECODERS, ENCODERS, Decoder, Encoder, EncoderOutput, State
+from .base import DECODERS, ENCODERS, HEADS, Decoder, Encoder, EncoderOutput, Head, State
 
-__all__ = ["DECODERS", "ENCODERS", "Decoder", "Encoder", "EncoderOutput", "State", "rnn", "transformer"]
+__all__ = ["DECODERS", "ENCODERS", "HEADS", "Decoder", "Encoder", "EncoderOutput", "Head", "State",
+           "rnn", "transformer"]

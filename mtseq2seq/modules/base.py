@@ -33,8 +33,11 @@ class Encoder(nn.Module):
 
     Constructors receive ``vocab_size`` and ``pad_id`` from the toolkit; every other argument is a
     recipe option and must be a named parameter with a type hint (no ``**kwargs``).
+    ``input_kind`` says what the slot's files hold: ``tokens`` (text through the slot's
+    vocabulary, which the recipe must then define); other kinds need no vocabulary.
     """
 
+    input_kind: str = "tokens"
     output_size: int
 
     def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:  # src (B, S), src_mask (B, S)
@@ -64,9 +67,23 @@ class Decoder(nn.Module):
         raise NotImplementedError
 
 
+class Head(nn.Module):
+    """Predicts labels from encoder memory and never generates (a classifier, a tagger).
+
+    The task kinds that use heads look them up in ``HEADS`` (``decoders.<slot>.type``); the
+    toolkit gives ``num_labels`` to a constructor that takes it (the size of the slot's label set).
+    """
+
+    memory_size: int
+
+    def forward(self, memory: EncoderOutput) -> Tensor:  # -> (B, L) or (B, S, L) logits
+        raise NotImplementedError
+
+
 PROVIDED_ARGS = ("vocab_size", "pad_id")
 ENCODERS: Registry[Encoder] = Registry("encoder", Encoder, provided=PROVIDED_ARGS)
 DECODERS: Registry[Decoder] = Registry("decoder", Decoder, provided=PROVIDED_ARGS)
+HEADS: Registry[Head] = Registry("head", Head, provided=("num_labels",))
 
 
 def padding_mask(tokens: Tensor, pad_id: int) -> Tensor:

@@ -1,112 +1,17 @@
-"""Greedy and batched beam search over any decoder, driven only through init_state / step / reorder_state.
-
-- A sentence's *limit* is its most output tokens, EOS not counted (``max_lengths``); at step
-  ``t == limit`` only EOS may follow, so every hypothesis ends with a real, scored EOS.
-- *score*: the model score, sum of the log-probs of the tokens and the EOS; *normalized score*: score
-  divided by the GNMT length penalty ``((5 + len) / 6) ** alpha``, ``len`` counting the EOS; the ranking key.
-- PAD and BOS are never produced; an ended hypothesis is never fed back (its row reads PAD).
-
-Beam search holds K alive hypotheses for each of the A active sentences as one (A*K) decoder batch.
-Each step takes the 2K best extensions of every sentence (a vectorized top-k over its K*V options); the
-EOS ones among the K best leave as finished, the K best others stay alive. A sentence stops when no
-alive hypothesis can beat its n-best finished ones, or at its limit, and then leaves the batch within
-the step's single ``reorder_state``. Log-softmax runs in float32 and scores add up in float64, so a
-long prefix's score never merges two log-probs, and beam 1 picks greedy's tokens (at ``alpha = 0``;
-exact ties in log-probability aside, which ``topk`` breaks arbitrarily).
-"""
+"""Batched beam search (the algorithm is described in `search/__init__.py`): the alive beams,
+the candidates of a step, the n-best finished hypotheses, and the loop that ties them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .hypotheses import (
-    NEG_INF,
-    Hypothesis,
-    SearchResult,
-    as_limits,
-    check_n_best,
-    length_penalty,
-    max_lengths,
-    to_result,
-)
-from .modules.base import Decoder, EncoderOutput, State
-from .vocab import BOS, EOS, PAD
-
-__all__ = ["Hypothesis", "SearchResult", "beam_search", "decode", "greedy_search", "length_penalty",
-           "max_lengths"]
-
-if TYPE_CHECKING:  # search needs only the module contract, not the model's config imports
-    from .model import MultiTaskModel
-
-_BLOCKS = (64, 160, 128, 100, 200, 80, 250, 125)  # row block widths for _row_topk, fastest first
-
-
-def _row_topk(x: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """``x.topk(k, dim=-1)`` of (N, V) ``x``, exact: the k largest of a row lie in the k blocks of
-    the row with the largest maxima, so blocks' maxima (a fast, vectorized reduction) pick k blocks
-    and the top-k runs over those alone. Falls back to ``topk`` when no block width divides V."""
-    rows, width = x.shape
-    block = next((b for b in _BLOCKS if width % b == 0 and width >= 4 * k * b), 0)
-    if not block:
-        return x.topk(k, dim=-1)
-    blocks = x.view(rows, width // block, block)  # (N, V/b, b)
-    picked = blocks.amax(dim=-1).topk(k, dim=-1).indices  # (N, k)
-    values, pos = blocks.gather(1, picked[:, :, None].expand(-1, -1, block)).view(rows, -1).topk(k, dim=-1)
-    return values, picked.gather(1, pos.div(block, rounding_mode="floor")) * block + pos % block
-
-
-def _step_topk(logits: Tensor, at_limit: Tensor, k: int, bos: int, eos: int, pad: int
-               ) -> tuple[Tensor, Tensor]:
-    """The k best (float32 log-prob, token) of every row of logits (N, V). PAD and BOS never appear;
-    rows ``at_limit`` (N,) get EOS first (with the model's own log-prob) and -inf after."""
-    logp = F.log_softmax(logits.float(), dim=-1)  # (N, V)
-    logp[:, pad] = NEG_INF
-    logp[:, bos] = NEG_INF
-    values, tokens = _row_topk(logp, k)  # (N, k)
-    if bool(at_limit.any()):
-        first = torch.zeros_like(values, dtype=torch.bool)  # (N, k)
-        first[:, 0] = True
-        values = torch.where(at_limit[:, None], torch.where(first, logp[:, eos, None], NEG_INF), values)
-        tokens = torch.where(at_limit[:, None] & first, eos, tokens)
-    return values, tokens
-
-def greedy_search(
-    decoder: Decoder, memory: EncoderOutput, max_len: Tensor | int, bos: int = BOS, eos: int = EOS,
-    pad: int = PAD,
-) -> SearchResult:
-    """The most probable next token at every step, for a whole batch at once.
-
-    Args:
-        decoder: any ``Decoder``; memory: its input, states (B, S, D) and mask (B, S).
-        max_len: (B,) limits (see ``max_lengths``) or one int for every sentence.
-        bos, eos, pad: special ids of the target vocabulary.
-    Returns:
-        One hypothesis per sentence; ``norm_score`` equals ``score`` (no length penalty).
-    """
-    batch, device = memory.mask.size(0), memory.mask.device
-    limits = as_limits(max_len, batch, device)  # (B,)
-    state = decoder.init_state(memory)
-    prev = torch.full((batch,), bos, dtype=torch.long, device=device)  # (B,)
-    done = torch.zeros(batch, dtype=torch.bool, device=device)  # (B,)
-    scores = torch.zeros(batch, dtype=torch.float64, device=device)  # (B,)
-    outputs = []
-    for t in range(int(limits.max()) + 1 if batch else 0):
-        logits, state = decoder.step(prev, memory, state)  # (B, V)
-        best, token = (v[:, 0] for v in _step_topk(logits, t >= limits, 1, bos, eos, pad))  # (B,), (B,)
-        scores += best.double().masked_fill(done, 0.0)
-        token = token.masked_fill(done, pad)  # (B,)
-        outputs.append(token)
-        done = done | token.eq(eos)  # (B,)
-        if bool(done.all()):
-            break
-        prev = token.masked_fill(done, pad)  # (B,) a row that just ended is fed PAD, not its EOS
-    tokens = torch.stack(outputs, dim=1) if outputs else limits.new_zeros(batch, 0)  # (B, T)
-    lengths = tokens.ne(pad).sum(dim=1) - 1  # (B,) PAD is never produced, EOS once per row
-    return to_result(tokens[:, None], lengths[:, None], scores[:, None], scores[:, None], skip_empty=False)
+from ..hypotheses import NEG_INF, SearchResult, as_limits, check_n_best, length_penalty, to_result
+from ..modules.base import Decoder, EncoderOutput, State
+from ..specials import BOS, EOS, PAD
+from .topk import _step_topk
 
 
 @dataclass
@@ -265,32 +170,3 @@ def beam_search(
         if prev.numel() == 0:
             break
     return to_result(finished.tokens, finished.lengths, finished.scores, finished.norm, skip_empty=True)
-
-
-def decode(
-    model: MultiTaskModel, task: str | tuple[str, str], src: Tensor, beam: int = 5, alpha: float = 0.0,
-    n_best: int = 1, max_len_a: float = 1.5, max_len_b: int = 10, max_len_cap: int = 256,
-) -> SearchResult:
-    """Encode ``src`` (B, S) and search: greedy when ``beam == 1``, beam search otherwise.
-
-    Args:
-        model: a ``MultiTaskModel``; it runs in eval mode, and its mode is restored afterwards.
-        task: a task name of ``model`` or an (encoder slot, decoder slot) pair.
-        src: (B, S) source ids, right-padded with the source slot's PAD.
-        beam, alpha, n_best: as in ``beam_search``.
-        max_len_a, max_len_b, max_len_cap: limits ``floor(a * src_len + b)``, at most ``cap``.
-    """
-    check_n_best(n_best, beam)
-    enc_slot, dec_slot = model.tasks[task] if isinstance(task, str) else task
-    decoder, pad = model.decoders[dec_slot], model.pad_ids.get(dec_slot, PAD)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            memory = model.encode(enc_slot, src)
-            limits = max_lengths(memory.mask, max_len_a, max_len_b, max_len_cap)  # (B,)
-            if beam == 1:
-                return greedy_search(decoder, memory, limits, pad=pad)
-            return beam_search(decoder, memory, beam, limits, alpha, n_best, pad=pad)
-    finally:
-        model.train(was_training)

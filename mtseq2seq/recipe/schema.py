@@ -16,7 +16,7 @@ import math
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-from .errors import close_match, short_repr
+from ..errors import close_match, short_repr
 
 _MISSING = dataclasses.MISSING
 MAX_DEPTH = 24  # nesting of YAML collections; no recipe comes close

@@ -4,13 +4,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from .config import Recipe
-from .data.batching import ParallelData
-from .data.binarize import encode_file
-from .data.files import data_files
-from .data.loading import SplitStats, load_split
-from .errors import DataError
-from .vocab import Vocab, load_or_train
+from ..data.binarize import encode_file
+from ..errors import DataError
+from ..recipe.config import Recipe
+from ..vocab import Vocab
+from .tasks import build_tasks
+from .vocabs import load_or_train
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +22,7 @@ def ensure_toy_data(recipe: Recipe) -> None:
     """Generate the toy corpus into data_dir unless a matching one is already there."""
     if recipe.toy_data is None:
         return
-    from .toydata import generate, is_current  # late: only recipes that ask for toy data need it
+    from ..toydata import generate, is_current  # late: only recipes that ask for toy data need it
 
     cfg = recipe.toy_data
     folder = Path(recipe.data_dir)
@@ -43,38 +42,35 @@ def prepare(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
     ensure_toy_data(recipe)
     vocabs = load_or_train(recipe, run_dir)
     problems: list[str] = []
-    for task, cfg in recipe.tasks.items():
-        for role, (src_path, tgt_path) in data_files(recipe, task).items():
-            problems += split_problems(f"tasks.{task}.{role}", src_path, tgt_path,
-                                       vocabs[cfg.encoder], vocabs[cfg.decoder])
+    for task in build_tasks(recipe, vocabs).values():
+        for role, files in task.files.items():
+            slots = [getattr(task, side) for side in task.kind.sides]
+            problems += split_problems(task.where(role), list(zip(files, slots)), task.vocabs)
     if problems:
         raise DataError(problems, header=f"{len(problems)} problem(s) in the data of recipe "
                         f"'{recipe.path}' (paths relative to the working directory {Path.cwd()})")
     return vocabs
 
 
-def split_problems(where: str, src_path: Path, tgt_path: Path, src_vocab: Vocab,
-                   tgt_vocab: Vocab) -> list[str]:
-    """What is wrong with one split's pair of files (encoded into the cache on the way)."""
+def split_problems(where: str, files: list[tuple[Path, str]], vocabs: dict[str, Vocab]
+                   ) -> list[str]:
+    """What is wrong with one split's files (those of token slots are encoded into the cache on
+    the way): unreadable, empty, or of different line counts."""
     problems, sizes = [], []
-    for path, vocab in ((src_path, src_vocab), (tgt_path, tgt_vocab)):
+    for path, slot in files:
+        if slot not in vocabs:
+            continue  # not text through a vocabulary: the task kind reads and checks it
         try:
-            sizes.append(len(encode_file(path, vocab)))
+            sizes.append((path, len(encode_file(path, vocabs[slot]))))
         except DataError as err:
             problems += [f"{where}: {problem}" for problem in err.problems]
-    if problems:
+    if problems or not sizes:
         return problems
-    if sizes[0] != sizes[1]:
-        return [f"{where}: parallel files differ in length: '{src_path}' has {sizes[0]} lines, "
-                f"'{tgt_path}' has {sizes[1]}"]
-    if sizes[0] == 0:
-        return [f"{where}: data file '{src_path}' is empty"]
+    (first, count), *others = sizes
+    for path, size in others:
+        if size != count:
+            return [f"{where}: parallel files differ in length: '{first}' has {count} lines, "
+                    f"'{path}' has {size}"]
+    if count == 0:
+        return [f"{where}: data file '{first}' is empty"]
     return []
-
-
-def load_task_data(recipe: Recipe, vocabs: dict[str, Vocab], role: str,
-                   ) -> dict[str, tuple[ParallelData, SplitStats]]:
-    """Every task's ``role`` split (training drops over-long pairs; evaluation keeps them)."""
-    max_len = recipe.train.max_len if role == "train" else None
-    return {task: load_split(recipe, task, role, vocabs, max_len)
-            for task, cfg in recipe.tasks.items() if getattr(cfg, role)}

@@ -1,0 +1,60 @@
+"""A recipe's trainer: seeds and threads, the model on its device, each task's data, the
+scheduler, the optimizer and learning-rate schedule, handed to `Trainer`, which only runs.
+
+The order is part of what a seed means: the model's weights are drawn right after seeding, the
+data and the scheduler use their own seeded generators, so the same recipe gives the same run.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import torch
+
+from ..data.batching import TaskIterator
+from ..devices import pick_device
+from ..optim import LRSchedule, build_optimizer
+from ..plugins import plugin_records
+from ..recipe.config import Recipe
+from ..resume import RunRecord
+from ..scheduler import build_scheduler
+from ..tasks import Task
+from ..trainer import TaskData, Trainer
+from ..vocab import Vocab
+from .model import build_model
+from .tasks import build_tasks
+
+
+def build_trainer(recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> Trainer:
+    """Everything a run of ``recipe`` needs (its vocabularies prepared: `prepare.prepare`)."""
+    cfg = recipe.train
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(recipe.seed)
+    random.seed(recipe.seed)
+    device = pick_device(cfg.device)
+    tasks = build_tasks(recipe, vocabs)
+    model = build_model(recipe.encoders, recipe.decoders, tasks).to(device)
+    data = task_data(tasks, cfg.max_len, cfg.batch_tokens, recipe.seed, recipe.valid.decode)
+    names = list(tasks)
+    scheduler = build_scheduler(recipe.schedule.type, recipe.schedule.options, names,
+                                [tasks[t].ratio for t in names],
+                                [len(data.train[t].data) for t in names], recipe.seed)
+    optimizer = build_optimizer(model, cfg)
+    record = RunRecord(recipe.resolved, recipe.path, list(recipe.plugins),
+                       plugin_records(recipe.plugins, recipe.path), vocabs)
+    return Trainer(model, tasks, data, scheduler, optimizer, LRSchedule(optimizer, cfg), cfg,
+                   recipe.valid, run_dir, record)
+
+
+def task_data(tasks: dict[str, Task], max_len: int, batch_tokens: int, seed: int,
+              with_references: bool) -> TaskData:
+    """Training splits (over-long examples dropped) behind endless iterators, validation splits
+    (kept whole), and the validation references when validation scores predictions."""
+    train = {name: t.kind.load(t, "train", max_len) for name, t in tasks.items()}
+    valid = {name: t.kind.load(t, "valid", None) for name, t in tasks.items() if "valid" in t.files}
+    refs = {name: tasks[name].kind.references(tasks[name], "valid", d)
+            for name, d in valid.items()} if with_references else {}
+    iterators = {name: TaskIterator(train[name], tasks[name].kind.make_batch, batch_tokens, seed + i)
+                 for i, name in enumerate(tasks)}
+    return TaskData(iterators, valid, refs)

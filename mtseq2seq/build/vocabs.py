@@ -1,0 +1,98 @@
+"""Vocabularies for a recipe: one per slot that reads or writes tokens, read from the run
+directory or trained on the training text of every task that uses it (sharing slots get one
+object)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..data.datasets import read_lines
+from ..data.files import split_file
+from ..errors import DataError, UserError
+from ..recipe.config import Recipe, VocabConfig
+from ..vocab import SentencePieceVocab, Vocab, WordVocab, read_vocab_file
+
+log = logging.getLogger(__name__)
+
+
+def vocab_owner(recipe: Recipe, slot: str) -> str:
+    """The slot whose vocabulary ``slot`` uses (itself unless it shares)."""
+    return recipe.vocabs[slot].share or slot
+
+
+def training_files(recipe: Recipe, owner: str) -> list[Path]:
+    """Training text of every slot that uses ``owner``'s vocabulary, on either side of any task."""
+    files = []
+    for name, task in recipe.tasks.items():
+        folder = recipe.task_data_dir(name)
+        for slot in (task.encoder, task.decoder):
+            path = split_file(folder, task.train, slot)
+            if slot in recipe.vocabs and vocab_owner(recipe, slot) == owner and path not in files:
+                files.append(path)
+    return files
+
+
+def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
+    return run_dir / "vocab" / f"{owner}.{'model' if cfg.type == 'sentencepiece' else 'words'}"
+
+
+def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
+    """One vocabulary per slot (sharing slots get the same object); trains the missing ones."""
+    owned: dict[str, Vocab] = {}
+    for owner in sorted({vocab_owner(recipe, s) for s in recipe.vocabs}):
+        cfg = recipe.vocabs[owner]
+        path = vocab_path(run_dir, owner, cfg)
+        if path.is_file():
+            owned[owner] = read_vocab_file(path, cfg)
+            continue
+        files = training_files(recipe, owner)
+        if not files:
+            continue  # a vocabulary no task uses
+        log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
+        owned[owner] = train_vocab(owner, cfg, files)
+        if cfg.type == "sentencepiece" and len(owned[owner]) < cfg.size:
+            log.warning("vocabs.%s: asked for %d entries, the training text gave only %d (it "
+                        "has no more pieces to add); set vocabs.%s.size: %d to say so",
+                        owner, cfg.size, len(owned[owner]), owner, len(owned[owner]))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_bytes(owned[owner].payload())
+        tmp.replace(path)
+    return {slot: owned[vocab_owner(recipe, slot)] for slot in recipe.vocabs
+            if vocab_owner(recipe, slot) in owned}
+
+
+class _Lines:
+    """Lines of several files; remembers our own error, which SentencePiece turns into RuntimeError."""
+
+    def __init__(self, files: list[Path]) -> None:
+        self.lines = (line for path in files for line in read_lines(path))
+        self.error: UserError | None = None
+
+    def __iter__(self) -> "_Lines":
+        return self
+
+    def __next__(self) -> str:
+        try:
+            return next(self.lines)
+        except UserError as err:
+            self.error = err
+            raise
+
+
+def train_vocab(owner: str, cfg: VocabConfig, files: list[Path]) -> Vocab:
+    """Train slot ``owner``'s vocabulary on ``files``; a DataError (naming the file) if it cannot."""
+    lines = _Lines(files)
+    trainer = SentencePieceVocab if cfg.type == "sentencepiece" else WordVocab
+    try:
+        return trainer.train(lines, cfg)
+    except RuntimeError as err:
+        if lines.error is not None:
+            raise lines.error from None
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        if "sentences_.empty()" in reason:
+            reason = "there is no text to learn from (every line is empty)"
+        raise DataError(f"vocabs.{owner}: cannot train a {cfg.type} vocabulary on "
+                        f"{', '.join(map(str, files))}: {reason}") from None
+
+

@@ -1,0 +1,23 @@
+"""`mtseq2seq graph`: a text picture of a recipe's tasks and the modules they share."""
+from __future__ import annotations
+
+from typing import Any
+
+from .config import Recipe
+
+
+def describe(recipe: Recipe) -> str:
+    """Text picture of the graph: tasks, and which slots several tasks share."""
+    lines = ["tasks:"]
+    for name, task in recipe.tasks.items():
+        lines.append(f"  {name:<16} {task.kind:<12} {task.encoder} -> {task.decoder}  "
+                     f"ratio {task.ratio:g}")
+    for side in ("encoder", "decoder"):
+        users: dict[str, list[str]] = {}
+        for name, task in recipe.tasks.items():
+            users.setdefault(getattr(task, side), []).append(name)
+        for slot, names in users.items():
+            module: Any = (recipe.encoders if side == "encoder" else recipe.decoders)[slot]
+            shared = f"shared by {', '.join(names)}" if len(names) > 1 else f"used by {names[0]}"
+            lines.append(f"{side} {slot} ({module.type}): {shared}")
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Checks of the `schedule:`, `valid:` and `train:` sections that the schema cannot express:
+registered scheduler types and their options, metric names, the selection target and weights,
+Adam's betas and the device name."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import UserError, short_repr, unknown
+from ..metrics import METRICS
+from ..scheduler import SCHEDULERS
+from ..task_names import canonical_task, tasks_hint
+from .config import Recipe
+from .schema import coerce
+from .topology import check_option_values
+
+
+def check_valid(recipe: Recipe) -> list[str]:
+    """Metric names, the selection target and the weights of the mean."""
+
+    problems = []
+    for name, task in recipe.tasks.items():
+        if task.metric is not None and task.metric not in METRICS:
+            problems.append(f"tasks.{name}.metric: {unknown('metric', task.metric, METRICS)}")
+    valid = recipe.valid
+    if valid.select != "mean":
+        select = _task_named(valid.select, recipe, "valid.select", problems)
+        valid.select = select or valid.select  # `en-de` names the task en>de from here on
+        if select is None:
+            problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name"
+                            f"{tasks_hint(valid.select, recipe.tasks)}")
+    weights: dict = {}
+    for key, weight in (valid.weights or {}).items():
+        task = _task_named(str(key), recipe, f"valid.weights.{key}", problems)
+        if task is None:
+            problems.append(f"valid.weights.{key}: no such task"
+                            f"{tasks_hint(str(key), recipe.tasks)}")
+        elif task in weights:
+            problems.append(f"valid.weights.{key}: the task {task} has a weight already")
+        ok, value = coerce(weight, float)
+        if not ok or value < 0:
+            problems.append(f"valid.weights.{key}: got {short_repr(weight)}, "
+                            "expected a number of at least 0")
+        weights[task or key] = weight
+    valid.weights = weights
+    return problems
+
+
+def _task_named(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:
+    """The recipe's task that ``name`` names (`en-de` for en>de); an ambiguous alias is a problem."""
+    try:
+        return canonical_task(str(name), recipe.tasks)
+    except UserError as err:
+        problems.append(f"{path}: {err}")
+        return name  # reported; not reported again as unknown
+
+
+def check_train(recipe: Recipe) -> list[str]:
+    """What the schema cannot say about `train:`: Adam's betas and the device name."""
+    train, problems = recipe.train, []
+    if len(train.betas) != 2 or not all(0 <= b < 1 for b in train.betas):
+        problems.append(f"train.betas: got {short_repr(train.betas)}, expected two numbers "
+                        "in [0, 1), e.g. [0.9, 0.98]")
+    if train.device != "auto":
+        try:
+            torch.device(train.device)
+        except Exception:
+            problems.append(f"train.device: got {short_repr(train.device)}, expected auto, cpu, "
+                            "cuda or cuda:N")
+    return problems
+
+
+def check_schedule(recipe: Recipe) -> list[str]:
+    schedule = recipe.schedule
+    if schedule.type not in SCHEDULERS:
+        return [f"schedule.type: {unknown('scheduler type', schedule.type, SCHEDULERS.names())}"]
+    problems = SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
+    problems += check_option_values(SCHEDULERS, schedule.type, schedule.options, "schedule")
+    if not problems:  # a trial build with stand-in tasks catches what only the constructor checks
+        try:
+            SCHEDULERS.build(schedule.type, schedule.options, "schedule", tasks=["a"],
+                             ratios=[1.0], sizes=[1], seed=1)
+        except Exception as err:
+            problems.append(f"schedule: these options do not build a scheduler: {err}")
+    return problems

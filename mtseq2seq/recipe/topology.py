@@ -1,0 +1,218 @@
+"""The graph of slots and tasks: checks a recipe's wiring (plugins, module types and options,
+slots, vocabularies where a slot reads or writes tokens, sizes), each problem as a string that
+starts with its YAML path. `loader.check_recipe` runs these with the section and file checks.
+"""
+from __future__ import annotations
+
+import inspect
+import re
+
+import torch
+
+from ..errors import UserError, close_match, short_repr, unknown
+from ..modules import DECODERS, ENCODERS
+from ..plugins import plugin_failure
+from ..registry import Registry, load_plugin
+from ..tasks import KINDS
+from .config import ModuleConfig, Recipe
+from .schema import constructor_problems
+
+_SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+MAX_LAYERS = 1024  # checking builds every layer (on the meta device): a typo of 10**6 would hang
+_STAND_INS = {"vocab_size": 16, "pad_id": 0, "num_labels": 4}  # provided args for a trial build
+
+
+def check_plugins(recipe: Recipe) -> list[str]:
+    problems = []
+    for i, path in enumerate(recipe.plugins):
+        try:
+            load_plugin(path)
+        except UserError as err:
+            problems += [f"plugins[{i}]: {p}" for p in err.problems]
+        except Exception as err:  # the user's code failed: show its frames, keep checking the rest
+            problems.append(f"plugins[{i}]: loading '{path}' failed:\n{plugin_failure(err)}")
+    return problems
+
+
+def decoder_registries(recipe: Recipe) -> dict[str, Registry]:
+    """Decoder slot -> the registry its type comes from: the one its tasks' kind names
+    (`DECODERS` for seq2seq kinds, `HEADS` for heads); `DECODERS` for a slot no task uses."""
+    found = {slot: DECODERS for slot in recipe.decoders}
+    for task in reversed(list(recipe.tasks.values())):  # the first task naming a slot decides
+        if task.kind in KINDS and task.decoder in found:
+            found[task.decoder] = KINDS.get(task.kind).decoder_registry
+    return found
+
+
+def apply_module_defaults(recipe: Recipe) -> list[str]:
+    """Fill each encoder/decoder from `modules:`: its type from `modules.type` (where that type
+    is one its registry holds), then the options under `modules.<type>` that its constructor
+    accepts (its own options win)."""
+    defaults = recipe.modules or {}
+    if not isinstance(defaults, dict):
+        return ["modules: expected a mapping like {type: transformer, transformer: {dim: 256}}"]
+    problems = _check_module_defaults(defaults)
+    registries = {**{("encoders", s): ENCODERS for s in recipe.encoders},
+                  **{("decoders", s): r for s, r in decoder_registries(recipe).items()}}
+    for (section, slot), registry in registries.items():
+        module = getattr(recipe, section)[slot]
+        default_type = defaults.get("type")
+        if module.type is None and isinstance(default_type, str) and default_type in registry:
+            module.type = default_type
+        if module.type is None:
+            problems.append(f"{section}.{slot}.type: missing (name a type here or set "
+                            f"modules.type; known: {', '.join(registry.names())})")
+            continue
+        shared = defaults.get(module.type) if module.type in registry else None
+        if isinstance(shared, dict):
+            accepted = registry.options(module.type)
+            module.options = {**{k: v for k, v in shared.items() if k in accepted},
+                              **module.options}
+    return problems
+
+
+def _check_module_defaults(defaults: dict) -> list[str]:
+    problems = []
+    known_types = set(ENCODERS.names()) | set(DECODERS.names())
+    for key, value in defaults.items():
+        if key == "type":
+            if not isinstance(value, str) or value not in known_types:
+                problems.append(f"modules.type: {unknown('module type', value, known_types)}")
+            continue
+        if key not in known_types:
+            problems.append(f"modules.{key}: {unknown('module type', key, known_types)}")
+            continue
+        if not isinstance(value, dict):
+            problems.append(f"modules.{key}: expected a mapping of options, got "
+                            f"{short_repr(value)}")
+            continue
+        accepted = set()
+        for registry in (ENCODERS, DECODERS):
+            if key in registry:
+                accepted |= set(registry.options(key))
+        for option in value:
+            if option not in accepted:
+                problems.append(f"modules.{key}.{option}: "
+                                f"{unknown('option', option, accepted, f'for type {key!r}')}")
+    return problems
+
+
+def check_vocabs(recipe: Recipe) -> list[str]:
+    problems = []
+    for slot, vocab in recipe.vocabs.items():
+        if not _SLOT_NAME.match(slot):
+            problems.append(f"vocabs.{slot}: a slot name must be letters, digits, '_' or '-' "
+                            "and start with a letter")
+        if vocab.share is not None:
+            target = recipe.vocabs.get(vocab.share)
+            if target is None:
+                problems.append(f"vocabs.{slot}.share: no vocabulary for slot '{vocab.share}'"
+                                f"{close_match(vocab.share, recipe.vocabs)}")
+            elif target.share is not None:
+                problems.append(f"vocabs.{slot}.share: slot '{vocab.share}' itself shares "
+                                f"'{target.share}'; name '{target.share}' directly")
+        elif vocab.type == "sentencepiece" and vocab.size < 8:
+            problems.append(f"vocabs.{slot}.size: got {vocab.size}, expected at least 8")
+    return problems
+
+
+def check_modules(modules: dict[str, ModuleConfig], registries: dict[str, Registry],
+                  section: str, size_attr: str, problems: list[str]) -> dict[str, int]:
+    """Check each slot's type (in its registry) and options; build each module on the meta
+    device to read its size."""
+    sizes = {}
+    for slot, module in modules.items():
+        path, registry = f"{section}.{slot}", registries[slot]
+        if not _SLOT_NAME.match(slot):
+            problems.append(f"{path}: a slot name must be letters, digits, '_' or '-' "
+                            "and start with a letter")
+        if module.type is None:
+            continue
+        if module.type not in registry:
+            problems.append(f"{path}.type: "
+                            f"{unknown(f'{registry.kind} type', module.type, registry.names())}")
+            continue
+        option_problems = registry.check_kwargs(module.type, module.options, path)
+        option_problems += check_option_values(registry, module.type, module.options, path)
+        problems += option_problems
+        if not option_problems:
+            size = _meta_size(registry, module, path, size_attr, problems)
+            if size is not None:
+                sizes[slot] = size
+    return sizes
+
+
+def _meta_size(registry: Registry, module: ModuleConfig, path: str, size_attr: str,
+               problems: list[str]) -> int | None:
+    accepted = inspect.signature(registry.get(module.type).__init__).parameters
+    stand_ins = {k: v for k, v in _STAND_INS.items() if k in registry.provided and k in accepted}
+    try:
+        with torch.device("meta"):
+            built = registry.build(module.type, module.options, path, **stand_ins)
+    except UserError as err:
+        problems += err.problems
+        return None
+    except ValueError as err:  # the constructor's own check, written for users
+        problems.append(f"{path}: {err}")
+        return None
+    except Exception as err:  # the options are wrong in a way only the constructor notices
+        problems.append(f"{path}: these options do not build the {registry.kind}: "
+                        f"{type(err).__name__}: {str(err)[:200]}")
+        return None
+    return getattr(built, size_attr, None)
+
+
+def check_option_values(registry: Registry, name: str, options: dict, path: str) -> list[str]:
+    """Option types from the constructor's annotations (converted in place), and a layer limit."""
+    problems = constructor_problems(registry.get(name), options, path)
+    layers = options.get("layers")
+    if isinstance(layers, int) and layers > MAX_LAYERS:
+        problems.append(f"{path}.layers: got {layers}, expected at most {MAX_LAYERS}")
+    return problems
+
+
+def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, int]) -> list[str]:
+    problems = [] if recipe.tasks else ["tasks: a recipe needs at least one task"]
+    registries = decoder_registries(recipe)
+    for name, task in recipe.tasks.items():
+        path = f"tasks.{name}"
+        if task.kind is not None and task.kind not in KINDS:
+            problems.append(f"{path}.kind: {unknown('task kind', task.kind, KINDS.names())}")
+        problems += _slot_problems(recipe, task, path)
+        if task.kind in KINDS and task.decoder in registries and \
+                KINDS.get(task.kind).decoder_registry is not registries[task.decoder]:
+            problems.append(f"{path}.decoder: slot '{task.decoder}' holds a "
+                            f"{registries[task.decoder].kind} for another task; a {task.kind} "
+                            f"task needs a {KINDS.get(task.kind).decoder_registry.kind}")
+        if task.encoder in enc_sizes and task.decoder in dec_sizes:
+            if enc_sizes[task.encoder] != dec_sizes[task.decoder]:
+                problems.append(
+                    f"{path}: size mismatch: encoder '{task.encoder}' outputs "
+                    f"{enc_sizes[task.encoder]} but decoder '{task.decoder}' expects memory of "
+                    f"{dec_sizes[task.decoder]} (set the same dim on both)")
+        if task.ratio is not None and not task.ratio > 0:
+            problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
+    return problems
+
+
+def _slot_problems(recipe: Recipe, task, path: str) -> list[str]:
+    """The task's slots exist, and have a vocabulary where they read or write tokens."""
+    problems = []
+    for side, slots in (("encoder", recipe.encoders), ("decoder", recipe.decoders)):
+        slot = getattr(task, side)
+        if slot is None:
+            continue
+        if slot not in slots:
+            problems.append(f"{path}.{side}: no {side} for slot '{slot}' (defined: "
+                            f"{', '.join(sorted(slots)) or 'none'}{close_match(slot, slots)})")
+        elif slot not in recipe.vocabs and _needs_vocab(recipe, task, side):
+            problems.append(f"{path}.{side}: slot '{slot}' has no vocabulary; add vocabs.{slot}")
+    return problems
+
+
+def _needs_vocab(recipe: Recipe, task, side: str) -> bool:
+    """An encoder needs its slot's vocabulary if it reads tokens; a decoder if its kind says."""
+    if side == "decoder":
+        return task.kind not in KINDS or KINDS.get(task.kind).target_vocab
+    module = recipe.encoders[task.encoder]
+    return module.type not in ENCODERS or ENCODERS.get(module.type).input_kind == "tokens"

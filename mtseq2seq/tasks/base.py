@@ -1,0 +1,107 @@
+"""What a task kind is: the contract every kind fulfils, its registry, and a built task.
+
+A *task* is an edge from an encoder slot to a decoder slot (`en>de`); its *kind* carries its
+behaviour: which files a split has, how its examples are loaded and batched, its training loss and
+teacher-forced statistics, its prediction (decoding for seq2seq kinds, an argmax for heads) with
+the post-processing into text, and its metrics. The trainer, validation and evaluation call these
+methods and nothing else, so a new kind is one new file (or a plugin) and no change to them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from torch import Tensor, nn
+
+from ..hypotheses import DEFAULT_MAX_LEN
+from ..loss import LossOutput
+from ..modules import DECODERS
+from ..registry import Registry
+from ..vocab import Vocab
+
+Examples = Any  # a kind's loaded split: has len() and sizes() (N,) for length batching
+Batch = Any  # a kind's batch: has .to(device) and .index (B,) line numbers in the split
+
+
+@dataclass
+class DecodeSettings:
+    """How predictions are made: beam size and length penalty (seq2seq kinds), batch size, and
+    a cap on the sentences predicted per task."""
+
+    beam: int = 1
+    alpha: float = 0.6
+    batch_tokens: int = 4096
+    limit: int | None = None  # predict only the first N examples
+
+
+@dataclass
+class Task:
+    """One task of a run as training, validation and evaluation see it (made by `build/tasks.py`)."""
+
+    name: str
+    kind: "TaskKind"
+    encoder: str  # slot
+    decoder: str  # slot of the decoder or head
+    files: dict[str, tuple[Path, ...]]  # role ('train', 'valid', 'test') -> one file per side
+    metrics: list[str]  # the main metric first
+    max_len: tuple[float, int] = DEFAULT_MAX_LEN  # prediction stops at a * source length + b
+    vocabs: dict[str, Vocab] = field(default_factory=dict)  # slot -> vocabulary, where it has one
+    ratio: float = 1.0
+
+    def where(self, role: str) -> str:
+        """The YAML path that error messages about this task's ``role`` split start with."""
+        return f"tasks.{self.name}.{role}"
+
+
+class TaskKind:
+    """Base class of task kinds; registered as ``@KINDS.register("name")``.
+
+    Class attributes say what a recipe's checks need to know without loading data.
+    """
+
+    metric: ClassVar[str] = ""  # the main metric: selects checkpoints and is printed first
+    extra_metrics: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str] = ""
+    max_len: ClassVar[tuple[float, int]] = DEFAULT_MAX_LEN  # default prediction limit (a, b)
+    sides: ClassVar[tuple[str, ...]] = ("encoder", "decoder")  # slots with a file per split
+    decoder_registry: ClassVar[Registry] = DECODERS  # where `decoders.<slot>.type` is looked up
+    target_vocab: ClassVar[bool] = True  # does the decoder slot need a vocabulary
+
+    def decoder_args(self, vocab: Vocab | None) -> dict[str, Any]:
+        """Constructor arguments the toolkit gives the decoder (or head) of this kind's tasks."""
+        return {"vocab_size": len(vocab), "pad_id": vocab.pad_id} if vocab is not None else {}
+
+    def load(self, task: Task, role: str, max_len: int | None) -> Examples:
+        """The examples of split ``role``; ``max_len`` (tokens) drops longer ones (training)."""
+        raise NotImplementedError
+
+    def make_batch(self, data: Examples, rows: Tensor) -> Batch:
+        """One batch of the examples at positions ``rows`` (R,) of ``data``."""
+        raise NotImplementedError
+
+    def forward(self, model: nn.Module, task: Task, batch: Batch) -> Any:
+        """The model's outputs for a batch (run under autocast in training)."""
+        raise NotImplementedError
+
+    def loss(self, outputs: Any, batch: Batch, label_smoothing: float) -> LossOutput:
+        """Summed training loss, NLL, counted units and correct predictions of a batch."""
+        raise NotImplementedError
+
+    def predict(self, model: nn.Module, task: Task, batch: Batch, settings: DecodeSettings
+                ) -> list[str]:
+        """The prediction for every example of a batch, as the text the metrics score."""
+        raise NotImplementedError
+
+    def references(self, task: Task, role: str, data: Examples) -> tuple[list[str], list[str]]:
+        """(sources, references) of the examples of ``data``, in its order, for the metrics."""
+        raise NotImplementedError
+
+
+KINDS: Registry[TaskKind] = Registry("task kind", TaskKind)
+
+
+def task_metrics(kind: TaskKind | type[TaskKind], override: str | None) -> list[str]:
+    """Metric names for a task: the main one first (the recipe's `metric:` if given)."""
+    main = override or kind.metric
+    return [main, *[m for m in (kind.metric, *kind.extra_metrics) if m != main]]
