@@ -163,15 +163,18 @@ def interleaved_rounds(units: dict[str, Unit], items: int, repeats: int, log: bo
                        ) -> dict[str, list[float]]:
     """Rates (amount / second) per repeat, interleaved item by item: for each item (a training step
     on batch i, a decoded batch i), every system runs it in turn, so a burst of load from other
-    processes hits every system alike; a repeat's rate is its summed amount over its summed time."""
+    processes hits every system alike; a repeat's rate is its summed amount over its summed time.
+    The order of the systems is reversed on every other item, so that none always runs right after
+    the same other one (warm caches after a run of the same shapes favour the second of a pair)."""
     results: dict[str, list[float]] = {name: [] for name in units}
     for repeat in range(repeats):
         wait_for_quiet_cpu()
         seconds = dict.fromkeys(units, 0.0)
         amount = dict.fromkeys(units, 0.0)
         for item in range(items):
-            for name, unit in units.items():
-                took, done = unit(item)
+            order = list(units) if item % 2 == 0 else list(reversed(units))
+            for name in order:
+                took, done = units[name](item)
                 seconds[name] += took
                 amount[name] += done
         for name in units:

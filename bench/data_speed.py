@@ -62,9 +62,9 @@ def first_step(args: argparse.Namespace) -> dict[str, float]:
 
 def breakdown(args: argparse.Namespace) -> dict[str, float]:
     """Cold preparation in this process: vocabulary training, then encoding (imports excluded)."""
+    from mtseq2seq.build.tasks import build_tasks
     from mtseq2seq.build.vocabs import load_or_train
     from mtseq2seq.data.binarize import encode_file
-    from mtseq2seq.data.files import data_files
     from mtseq2seq.recipe.loader import load_recipe
 
     clear(args.data, args.run_dir)
@@ -72,10 +72,10 @@ def breakdown(args: argparse.Namespace) -> dict[str, float]:
     start = time.perf_counter()
     vocabs = load_or_train(recipe, args.run_dir)
     trained = time.perf_counter()
-    for task, cfg in recipe.tasks.items():
-        for src_path, tgt_path in data_files(recipe, task).values():
-            encode_file(src_path, vocabs[cfg.encoder])
-            encode_file(tgt_path, vocabs[cfg.decoder])
+    for task in build_tasks(recipe, vocabs).values():
+        for src_path, tgt_path in task.files.values():
+            encode_file(src_path, vocabs[task.encoder])
+            encode_file(tgt_path, vocabs[task.decoder])
     encoded = time.perf_counter()
     return {"vocabulary training (en, de; 8000 pieces)": trained - start,
             "encoding and caching every split": encoded - trained}

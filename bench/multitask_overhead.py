@@ -2,7 +2,7 @@
 
     python bench/multitask_overhead.py [--steps 28] [--repeats 5] [--set KEY=VALUE ...]
 
-Uses the real trainer on the toy corpus: ``Trainer(recipe, run_dir, vocabs)`` and
+Uses the real trainer on the toy corpus: ``build_trainer(recipe, run_dir, vocabs)`` and
 ``trainer.train_step(trainer.scheduler.next_tasks())``, recipe ``recipes/toy/one_to_many.yaml``
 (shared English encoder; decoders de, fr, parse, en; round-robin with ratios 1, 1, 1, 0.5), and one
 single-task trainer per task (the same recipe with ``--set tasks={<task>: ...}``), all with the
@@ -40,6 +40,7 @@ from common import (  # noqa: E402
 )
 
 from mtseq2seq.build.prepare import prepare  # noqa: E402
+from mtseq2seq.build.trainer import build_trainer  # noqa: E402
 from mtseq2seq.recipe.loader import load_recipe  # noqa: E402
 from mtseq2seq.trainer import Trainer  # noqa: E402
 
@@ -52,7 +53,7 @@ TASKS = {"en>de": "{kind: translation, encoder: en, decoder: de}",
 def trainer_for(recipe_path: Path, overrides: list[str], run_dir: Path) -> Trainer:
     recipe = load_recipe(recipe_path, overrides, run_dir=str(run_dir))
     vocabs = prepare(recipe, run_dir)
-    return Trainer(recipe, run_dir, vocabs)
+    return build_trainer(recipe, run_dir, vocabs)
 
 
 def unit(trainer: Trainer, tally: dict[str, float]):
@@ -119,7 +120,7 @@ def report(results: dict, tallies: dict, multi: Trainer, args: argparse.Namespac
     raw = 1.0 - rate["multi (4 tasks)"] / rate["en>de"]
     total = sum(tokens.values())
     header = (f"recipe {args.recipe} (overrides: {', '.join(args.overrides) or 'none'}); "
-              f"batch_tokens {multi.recipe.train.batch_tokens}; {args.steps} updates per repeat, the "
+              f"batch_tokens {multi.cfg.batch_tokens}; {args.steps} updates per repeat, the "
               f"trainers interleaved update by update; medians of {args.repeats} repeats; share of "
               f"the multi-task run's tokens per task: "
               + ", ".join(f"{t} {100 * n / total:.0f}%" for t, n in tokens.items()))

@@ -8,6 +8,7 @@ import torch
 
 from .errors import UserError, close_match
 from .model import MultiTaskModel
+from .modules import Decoder
 from .search import Hypothesis, decode
 from .specials import EOS
 from .task_names import resolve_task
@@ -19,7 +20,19 @@ def resolve_pair(model: MultiTaskModel, task: str | None, encoder: str | None,
     """The task whose decoding limits apply and the (encoder slot, decoder slot) pair, from a task
     name (``en-de`` or ``en:de`` for ``en>de``) or an explicit pair (zero-shot allowed). For a
     pair the task is one trained with it, else one with its decoder, else None. The caller has
-    checked that exactly one of the two ways was named (`translate_io.check_pair_args`)."""
+    checked that exactly one of the two ways was named (`translate_io.check_pair_args`).
+    A decoder slot that holds a head (it predicts labels, it does not generate) is a UserError."""
+    task, pair = _named_pair(model, task, encoder, decoder)
+    module = model.decoders[pair[1]]
+    if not isinstance(module, Decoder):
+        raise UserError(f"slot '{pair[1]}' holds a {type(module).__name__}, which predicts labels "
+                        "and does not generate text; translate needs a decoder slot (score a "
+                        "head's task with `mtseq2seq evaluate`)")
+    return task, pair
+
+
+def _named_pair(model: MultiTaskModel, task: str | None, encoder: str | None,
+                decoder: str | None) -> tuple[str | None, tuple[str, str]]:
     if task is not None:
         task = resolve_task(task, model.tasks, "--task", "the checkpoint")
         return task, tuple(model.tasks[task])

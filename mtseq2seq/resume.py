@@ -1,11 +1,15 @@
-"""Continuing a run from its `checkpoint_last.pt`: what identifies a run (`RunRecord`), the
-checks that refuse another recipe, other vocabularies or another model, and the repair of files
-a killed save left half-placed."""
+"""A run's state and continuing it from `checkpoint_last.pt`: what identifies a run
+(`RunRecord`), what a checkpoint holds of a trainer (`run_state`, `restore`), the checks that
+refuse another recipe, other vocabularies or another model, and the repair of files a killed
+save left half-placed."""
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from pathlib import Path
+
+import torch
 
 from . import checkpoint, saving
 from .errors import CheckpointError
@@ -83,3 +87,45 @@ def _diff(a: object, b: object, path: tuple) -> list:
         return [d for key in sorted(set(a) | set(b), key=str)
                 for d in _diff(a.get(key), b.get(key), (*path, key))]
     return [] if a == b else [(path, a, b)]
+
+
+def run_state(trainer) -> dict:
+    """Everything that continues ``trainer``'s run exactly (bitwise on CPU), and what translating
+    needs (recipe, plugins, vocabularies): the content of every checkpoint file."""
+    return {
+        "format": checkpoint.FORMAT, "step": trainer.step, "model": trainer.model.state_dict(),
+        "optimizer": trainer.optimizer.state_dict(), "lr": trainer.lr.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(),
+        "iterators": {t: it.state_dict() for t, it in trainer.iterators.items()},
+        "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+        "tracker": trainer.tracker.state_dict(), "best_report": trainer.best_report,
+        "stopped_early": trainer.stopped_early, "skipped": dict(trainer.skipped),
+        "run_id": trainer.run_id, "pending_validation": trainer.pending_validation,
+        **trainer.record.as_state(),
+    }
+
+
+def restore(trainer, state: dict) -> None:
+    """Put ``state`` (`run_state` of an earlier trainer of the same recipe) into ``trainer``;
+    bests whose files this run does not hold are forgotten, later metrics records dropped."""
+    trainer.model.load_state_dict(state["model"])
+    trainer.optimizer.load_state_dict(state["optimizer"])
+    trainer.lr.load_state_dict(state["lr"])
+    trainer.scheduler.load_state_dict(state["scheduler"])
+    for task, it_state in state["iterators"].items():
+        trainer.iterators[task].load_state_dict(it_state)
+    torch.set_rng_state(state["rng"]["torch"])
+    random.setstate(state["rng"]["python"])
+    trainer.tracker.load_state_dict(state["tracker"])
+    trainer.best_report, trainer.stopped_early = state["best_report"], state["stopped_early"]
+    trainer.skipped = dict(state.get("skipped", {}))
+    trainer.step = int(state["step"])
+    trainer.run_id = state.get("run_id") or trainer.run_id
+    trainer.pending_validation = bool(state.get("pending_validation", False))
+    if saving.verify(trainer.tracker, trainer.run_dir, trainer.run_id) and \
+            trainer.tracker.best_step is None:
+        trainer.best_report = {"valid": [], "scores": []}
+    dropped = trainer.metrics.drop_after(trainer.step)
+    if dropped:
+        log.info("metrics.jsonl: %d records of steps after %d dropped (those steps are redone)",
+                 dropped, trainer.step)

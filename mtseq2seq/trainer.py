@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from .model import MultiTaskModel
 from .optim import LRSchedule
 from .progress import MetricsLog, Progress
 from .recipe.config import TrainConfig, ValidConfig
-from .resume import RunRecord, continue_run
+from .resume import RunRecord, continue_run, restore, run_state
 from .scheduler import TaskScheduler
 from .selection import BestTracker
 from .tasks import DecodeSettings, Task
@@ -244,37 +243,7 @@ class Trainer:
 
     # ---- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {
-            "format": checkpoint.FORMAT, "step": self.step, "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(), "lr": self.lr.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "iterators": {t: it.state_dict() for t, it in self.iterators.items()},
-            "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
-            "tracker": self.tracker.state_dict(), "best_report": self.best_report,
-            "stopped_early": self.stopped_early, "skipped": dict(self.skipped),
-            "run_id": self.run_id, "pending_validation": self.pending_validation,
-            **self.record.as_state(),  # recipe, plugins, vocabularies: what translating needs
-        }
+        return run_state(self)
 
     def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.lr.load_state_dict(state["lr"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        for task, it_state in state["iterators"].items():
-            self.iterators[task].load_state_dict(it_state)
-        torch.set_rng_state(state["rng"]["torch"])
-        random.setstate(state["rng"]["python"])
-        self.tracker.load_state_dict(state["tracker"])
-        self.best_report, self.stopped_early = state["best_report"], state["stopped_early"]
-        self.skipped = dict(state.get("skipped", {}))
-        self.step = int(state["step"])
-        self.run_id = state.get("run_id") or self.run_id
-        self.pending_validation = bool(state.get("pending_validation", False))
-        if saving.verify(self.tracker, self.run_dir, self.run_id) and \
-                self.tracker.best_step is None:
-            self.best_report = {"valid": [], "scores": []}
-        dropped = self.metrics.drop_after(self.step)
-        if dropped:
-            log.info("metrics.jsonl: %d records of steps after %d dropped (those steps are "
-                     "redone)", dropped, self.step)
+        restore(self, state)

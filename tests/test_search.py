@@ -1,4 +1,4 @@
-"""Tests of greedy and beam search (mtseq2seq/search.py).
+"""Tests of greedy and beam search (mtseq2seq/search/).
 
 Every registered decoder type is searched through a tiny model trained for a few seconds to reverse
 its input (so its distributions are peaked but not one-hot), and through random tiny models small

@@ -57,6 +57,9 @@ def test_a_plugin_kind_trains_next_to_translation(tmp_path: Path, capsys) -> Non
     assert main(["evaluate", str(recipe), "--checkpoint", str(run / "checkpoint_best.pt"),
                  "--tasks", "en-len", "--split", "valid"]) == 0
     assert "bucket_accuracy" in capsys.readouterr().out
+    assert main(["translate", "--checkpoint", str(run / "checkpoint_best.pt"), "--task",
+                 "en-len"]) == 2  # a head predicts labels; translate says so, no traceback
+    assert "holds a BucketHead, which predicts labels" in capsys.readouterr().err
 
 
 def test_a_kind_without_target_files_needs_no_vocabulary_or_files(tmp_path: Path) -> None:

@@ -76,7 +76,9 @@ class Head(nn.Module):
 
     memory_size: int
 
-    def forward(self, memory: EncoderOutput) -> Tensor:  # -> (B, L) or (B, S, L) logits
+    def forward(self, memory: EncoderOutput, positions: Tensor | None = None) -> Tensor:
+        """Logits (B, L) of one label per example, or (B, W, L) at ``positions`` (B, W) of the
+        memory (e.g. each word's first piece)."""
         raise NotImplementedError
 
 

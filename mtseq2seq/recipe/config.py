@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from ..errors import close_match, short_repr
+from ..errors import short_repr, unknown
 from .schema import bind, ranged
 
 SEED_MAX = 2**31 - 1
@@ -130,8 +130,7 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     """Typed recipe from the merged mapping; schema problems are appended to ``problems``."""
     for key in raw:
         if key not in _TOP_KEYS:
-            problems.append(f"{key}: unknown top-level key (valid: {', '.join(sorted(_TOP_KEYS))}"
-                            f"{close_match(key, _TOP_KEYS)})")
+            problems.append(f"{key}: {unknown('top-level key', key, _TOP_KEYS)}")
     top = {k: v for k, v in raw.items() if k in _TOP_KEYS and k != "include"}
     recipe = bind(Recipe, top, "", problems)
     recipe.path, recipe.resolved = path, copy.deepcopy(raw)

@@ -16,7 +16,7 @@ import math
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
 
-from ..errors import close_match, short_repr
+from ..errors import close_match, short_repr, unknown
 
 _MISSING = dataclasses.MISSING
 MAX_DEPTH = 24  # nesting of YAML collections; no recipe comes close
@@ -133,8 +133,7 @@ def bind(cls: type, raw: Any, path: str, problems: list[str], allow_extra: bool 
         elif allow_extra:
             extra[key] = value
         else:
-            hint = close_match(key, fields)
-            problems.append(f"{prefix}{key}: unknown key (valid: {', '.join(sorted(fields))}{hint})")
+            problems.append(f"{prefix}{key}: {unknown('key', key, fields)}")
     for name, f in fields.items():
         if name in values or f.default is not _MISSING or f.default_factory is not _MISSING:
             continue

@@ -9,7 +9,7 @@ import re
 
 import torch
 
-from ..errors import UserError, close_match, short_repr, unknown
+from ..errors import UserError, choices_hint, close_match, short_repr, unknown
 from ..modules import DECODERS, ENCODERS
 from ..plugins import plugin_failure
 from ..registry import Registry, load_plugin
@@ -60,8 +60,8 @@ def apply_module_defaults(recipe: Recipe) -> list[str]:
         if module.type is None and isinstance(default_type, str) and default_type in registry:
             module.type = default_type
         if module.type is None:
-            problems.append(f"{section}.{slot}.type: missing (name a type here or set "
-                            f"modules.type; known: {', '.join(registry.names())})")
+            problems.append(f"{section}.{slot}.type: missing; name a {registry.kind} type here "
+                            f"or set modules.type{choices_hint('', registry.names())}")
             continue
         shared = defaults.get(module.type) if module.type in registry else None
         if isinstance(shared, dict):
@@ -203,8 +203,8 @@ def _slot_problems(recipe: Recipe, task, path: str) -> list[str]:
         if slot is None:
             continue
         if slot not in slots:
-            problems.append(f"{path}.{side}: no {side} for slot '{slot}' (defined: "
-                            f"{', '.join(sorted(slots)) or 'none'}{close_match(slot, slots)})")
+            problems.append(f"{path}.{side}: no {side} for slot '{slot}'"
+                            f"{choices_hint(slot, slots)}")
         elif slot not in recipe.vocabs and _needs_vocab(recipe, task, side):
             problems.append(f"{path}.{side}: slot '{slot}' has no vocabulary; add vocabs.{slot}")
     return problems

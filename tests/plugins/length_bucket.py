@@ -41,7 +41,7 @@ class BucketHead(Head):
         self.memory_size, self.buckets = dim, buckets
         self.out = nn.Linear(dim + 1, buckets)
 
-    def forward(self, memory) -> Tensor:
+    def forward(self, memory, positions=None) -> Tensor:
         mask = memory.mask.unsqueeze(-1).float()  # (B, S, 1)
         length = mask.sum(dim=1)  # (B, 1)
         mean = (memory.states * mask).sum(dim=1) / length.clamp(min=1.0)  # (B, D)
