@@ -96,7 +96,7 @@ def run_state(trainer) -> dict:
         "format": checkpoint.FORMAT, "step": trainer.step, "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(), "lr": trainer.lr.state_dict(),
         "scheduler": trainer.scheduler.state_dict(),
-        "iterators": {t: it.state_dict() for t, it in trainer.iterators.items()},
+        "iterators": {t: it.state_dict() for t, it in trainer.data.train.items()},
         "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
         "tracker": trainer.tracker.state_dict(), "best_report": trainer.best_report,
         "stopped_early": trainer.stopped_early, "skipped": dict(trainer.skipped),
@@ -113,7 +113,7 @@ def restore(trainer, state: dict) -> None:
     trainer.lr.load_state_dict(state["lr"])
     trainer.scheduler.load_state_dict(state["scheduler"])
     for task, it_state in state["iterators"].items():
-        trainer.iterators[task].load_state_dict(it_state)
+        trainer.data.train[task].load_state_dict(it_state)
     torch.set_rng_state(state["rng"]["torch"])
     random.setstate(state["rng"]["python"])
     trainer.tracker.load_state_dict(state["tracker"])

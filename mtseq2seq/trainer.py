@@ -69,7 +69,6 @@ class Trainer:
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
             log.info("removed %s, left by a save that was killed", stale)
-        self.iterators = data.train
         self.tracker = BestTracker(valid_cfg.select, dict(valid_cfg.weights), valid_cfg.patience)
         self.step, self.stopped_early, self.interrupted = 0, False, None
         self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
@@ -127,7 +126,7 @@ class Trainer:
 
     def _forward_backward(self, name: str) -> LossOutput:
         task = self.tasks[name]
-        batch = next(self.iterators[name]).to(self.device)
+        batch = next(self.data.train[name]).to(self.device)
         with self._autocast():
             outputs = task.kind.forward(self.model, task, batch)
         out = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32, outside autocast

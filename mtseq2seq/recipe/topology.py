@@ -14,7 +14,7 @@ from ..modules import DECODERS, ENCODERS
 from ..plugins import plugin_failure
 from ..registry import Registry, load_plugin
 from ..tasks import KINDS
-from .config import ModuleConfig, Recipe
+from .config import ModuleConfig, Recipe, TaskConfig
 from .schema import constructor_problems
 
 _SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -195,7 +195,7 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
     return problems
 
 
-def _slot_problems(recipe: Recipe, task, path: str) -> list[str]:
+def _slot_problems(recipe: Recipe, task: TaskConfig, path: str) -> list[str]:
     """The task's slots exist, and have a vocabulary where they read or write tokens."""
     problems = []
     for side, slots in (("encoder", recipe.encoders), ("decoder", recipe.decoders)):
@@ -210,7 +210,7 @@ def _slot_problems(recipe: Recipe, task, path: str) -> list[str]:
     return problems
 
 
-def _needs_vocab(recipe: Recipe, task, side: str) -> bool:
+def _needs_vocab(recipe: Recipe, task: TaskConfig, side: str) -> bool:
     """An encoder needs its slot's vocabulary if it reads tokens; a decoder if its kind says."""
     if side == "decoder":
         return task.kind not in KINDS or KINDS.get(task.kind).target_vocab
