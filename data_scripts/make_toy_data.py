@@ -1,5 +1,9 @@
 #!/usr/bin/env python
-"""Generate the toy multi-task corpus (en, de, fr, parse) with `mtseq2seq.toydata.generate`.
+"""Generate the toy multi-task corpus (en, de, fr, parse, pos, stype) with `mtseq2seq.toydata.generate`.
+
+Writes `{train,valid,test}.{en,de,fr,parse,pos,stype}` plus `toy_manifest.json`; `.pos` and `.stype` are
+labels for classification and sequence-labelling heads (a part-of-speech tag per English word, and a
+sentence type: relative, coordination, prepositional, transitive or intransitive).
 
 Example:
     python data_scripts/make_toy_data.py --out data/toy --seed 1
@@ -11,7 +15,7 @@ import sys
 import time
 
 from mtseq2seq.errors import UserError
-from mtseq2seq.toydata import DEFAULT_SIZES, MANIFEST_NAME, generate
+from mtseq2seq.toydata import DEFAULT_SIZES, MANIFEST_NAME, SENTENCE_TYPES, generate
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -20,8 +24,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         description="Write a synthetic multi-task corpus: English-like sentences (.en), their "
                     "linearized constituency trees with words masked as XX (.parse), and rule-based "
                     "translations into two invented languages (.de: verb-final relative clauses and "
-                    "case-marked articles; .fr: post-nominal adjectives and gender agreement). "
-                    f"Files: {{train,valid,test}}.{{en,de,fr,parse}} plus {MANIFEST_NAME}, "
+                    "case-marked articles; .fr: post-nominal adjectives and gender agreement), plus "
+                    "labels: a part-of-speech tag per English word (.pos) and a sentence type per "
+                    f"line (.stype: {', '.join(SENTENCE_TYPES)}). "
+                    f"Files: {{train,valid,test}}.{{en,de,fr,parse,pos,stype}} plus {MANIFEST_NAME}, "
                     "line-aligned and byte-identical for the same seed and sizes.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--out", required=True, metavar="DIR", default=argparse.SUPPRESS,

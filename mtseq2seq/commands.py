@@ -15,7 +15,7 @@ from .build.prepare import run_dir_of
 from .devices import pick_device
 from .errors import DataError, UserError
 from .evaluate import TaskScore, evaluate_task, format_scores
-from .inference import resolve_pair, translate_lines
+from .inference import generates, resolve_pair, translate_lines
 from .interrupt import Interrupted, StopRequest, exit_status
 from .logs import setup_logging
 from .recipe.config import Recipe
@@ -126,6 +126,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 
 def translate(args: argparse.Namespace) -> int:
+    """Translate stdin (a head's task: one label, or one line of labels, per input line)."""
     from .hypotheses import DEFAULT_MAX_LEN
     from .translate_io import check_pair_args, note_zero_shot, read_input, write_output
 
@@ -136,19 +137,39 @@ def translate(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     loaded = load_checkpoint(args.checkpoint, device)
     task, pair = resolve_pair(loaded.model, args.task, args.encoder, args.decoder)
+    if not generates(loaded.model, pair) and args.n_best > 1:
+        raise UserError(f"--n-best {args.n_best}: task {task} predicts labels (one per line)")
     if args.task is None:
         note_zero_shot(loaded.model.tasks, pair)  # a warning if no task trained this pair
-    max_len = loaded.tasks[task].max_len if task else DEFAULT_MAX_LEN
     lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
-    out: list[list] = [[] for _ in lines]
-    for row, hyps in translate_lines(loaded.model, loaded.vocabs, pair, lines, args.beam,
-                                     args.alpha, args.n_best, args.batch_size, max_len, device):
-        out[row] = hyps
-    write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
+    if generates(loaded.model, pair):
+        max_len = loaded.tasks[task].max_len if task else DEFAULT_MAX_LEN
+        out: list[list] = [[] for _ in lines]
+        for row, hyps in translate_lines(loaded.model, loaded.vocabs, pair, lines, args.beam,
+                                         args.alpha, args.n_best, args.batch_size, max_len,
+                                         device):
+            out[row] = hyps
+        write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
+    else:
+        for text in _predict_labels(loaded.model, loaded.tasks[task], lines, device):
+            print(text)
     if bad_line is not None:
         raise DataError(f"{bad_line}; the {len(lines)} line(s) before it are translated on "
                         "stdout (--skip-bad-lines goes on, with an empty line for a bad one)")
     return 0
+
+
+def _predict_labels(model, task, lines: list[str], device) -> list[str]:
+    """A head's prediction for every non-empty line (an empty line gives an empty one)."""
+    from .evaluate import predict_split
+
+    rows = [i for i, line in enumerate(lines) if line.strip()]
+    out = [""] * len(lines)
+    if rows:
+        data = task.kind.from_lines(task, [lines[i] for i in rows])
+        for row, text in zip(rows, predict_split(model, task, data, DecodeSettings(), device)):
+            out[row] = text
+    return out
 
 
 def graph(args: argparse.Namespace) -> int:

@@ -21,14 +21,19 @@ def resolve_pair(model: MultiTaskModel, task: str | None, encoder: str | None,
     name (``en-de`` or ``en:de`` for ``en>de``) or an explicit pair (zero-shot allowed). For a
     pair the task is one trained with it, else one with its decoder, else None. The caller has
     checked that exactly one of the two ways was named (`translate_io.check_pair_args`).
-    A decoder slot that holds a head (it predicts labels, it does not generate) is a UserError."""
-    task, pair = _named_pair(model, task, encoder, decoder)
+    A head (it predicts labels, it does not generate) is only reached through its task: an
+    explicit pair naming a head's slot is a UserError."""
+    named, pair = _named_pair(model, task, encoder, decoder)
     module = model.decoders[pair[1]]
-    if not isinstance(module, Decoder):
-        raise UserError(f"slot '{pair[1]}' holds a {type(module).__name__}, which predicts labels "
-                        "and does not generate text; translate needs a decoder slot (score a "
-                        "head's task with `mtseq2seq evaluate`)")
-    return task, pair
+    if task is None and not isinstance(module, Decoder):
+        raise UserError(f"--decoder: slot '{pair[1]}' holds a {type(module).__name__}, which "
+                        f"predicts labels for its own task; name the task with --task instead")
+    return named, pair
+
+
+def generates(model: MultiTaskModel, pair: tuple[str, str]) -> bool:
+    """Whether the pair's decoder slot holds a generating decoder (not a head)."""
+    return isinstance(model.decoders[pair[1]], Decoder)
 
 
 def _named_pair(model: MultiTaskModel, task: str | None, encoder: str | None,

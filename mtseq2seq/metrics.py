@@ -3,51 +3,25 @@
 Every metric returns a `MetricResult` whose ``score`` is on a 0-100 scale, higher is better, and
 whose ``signature`` says exactly how it was computed (sacrebleu's signature for BLEU and chrF), so
 reported numbers can be reproduced. `compute` gives all of them one call shape for the trainer.
+The metrics of classification and sequence-labelling heads live in `label_metrics` and are
+registered here too.
 """
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 from sacrebleu.metrics import BLEU, CHRF
 
-from . import trees
+from . import label_metrics, trees
 from .errors import DataError, unknown
+from .metric_result import MetricResult
+from .metric_result import check_pair as _check_pair
+from .metric_result import ratio as _ratio
 
 # Bump when the tree F1 procedure (repair rule, span definition) changes, so old numbers are not
 # silently compared with new ones.
 TREE_F1_VERSION = "1"
-
-
-@dataclass
-class MetricResult:
-    """One corpus-level score.
-
-    Attributes:
-        name: metric name (``"bleu"``, ``"chrf"``, ``"tree_f1"``, ...).
-        score: the headline number, 0-100, higher is better.
-        signature: how it was computed; for BLEU/chrF sacrebleu's signature including its version.
-        n: number of segments (sentences) scored.
-        extra: metric-specific details (precisions, counts, ...).
-    """
-
-    name: str
-    score: float
-    signature: str
-    n: int
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __str__(self) -> str:
-        return f"{self.name} = {self.score:.2f} (n={self.n}; {self.signature})"
-
-
-def _check_pair(hyps: Sequence[str], refs: Sequence[str]) -> None:
-    """Refuse empty or misaligned corpora: a silent score on them would hide a data bug."""
-    if len(hyps) != len(refs):
-        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
-    if not hyps:
-        raise ValueError("cannot score an empty corpus")
 
 
 def bleu(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
@@ -75,11 +49,6 @@ def _gold_spans(ref_line: str, words: list[str], line: int) -> Counter[tuple[str
         return trees.spans(trees.put_words_back(ref_line, words))
     except ValueError as err:
         raise DataError(f"reference tree on line {line} is malformed: {err}") from None
-
-
-def _ratio(numerator: float, denominator: float) -> float:
-    """Percentage, defined as 0 when there is nothing to divide by."""
-    return 100.0 * numerator / denominator if denominator else 0.0
 
 
 def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
@@ -160,6 +129,11 @@ METRICS: dict[str, MetricFn] = {
     "chrf": lambda hyps, refs, sources=None: chrf(hyps, refs),
     "tree_f1": _needs_sources,
     "exact_match": lambda hyps, refs, sources=None: exact_match(hyps, refs),
+    # classification and sequence-labelling heads (see label_metrics)
+    "accuracy": label_metrics.label_accuracy,
+    "macro_f1": label_metrics.macro_f1,
+    "word_accuracy": label_metrics.word_accuracy,
+    "span_f1": label_metrics.span_f1,
 }
 
 

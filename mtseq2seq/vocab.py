@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import logging
 from collections import Counter
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterable, Iterator
 
 import sentencepiece as spm
 
-from .errors import DataError
+from .errors import DataError, choices_hint
 from .recipe.config import VocabConfig
 from .specials import BOS, EOS, PAD, SPECIALS, UNK
 
@@ -50,7 +51,7 @@ class Vocab:
 
     @staticmethod
     def from_state(state: dict) -> "Vocab":
-        kinds = {"sentencepiece": SentencePieceVocab, "words": WordVocab}
+        kinds = {"sentencepiece": SentencePieceVocab, "words": WordVocab, "labels": LabelVocab}
         return kinds[state["kind"]].from_payload(state["payload"])
 
 
@@ -119,6 +120,53 @@ class WordVocab(Vocab):
 
     def payload(self) -> bytes:
         return "\n".join(self.words).encode("utf-8")
+
+
+class LabelVocab(Vocab):
+    """A closed label set (classes, tags) read from the training labels: ids 0..L-1, sorted,
+    no special entries. A label outside the set maps to ``unk_label`` when the recipe declares
+    one (``vocabs.<slot>.unk_label``), else it is an error naming the line and the label."""
+
+    kind = "labels"
+
+    def __init__(self, labels: list[str], unk_label: str | None = None) -> None:
+        self.labels = sorted(set(labels) | ({unk_label} if unk_label else set()))
+        self.index = {label: i for i, label in enumerate(self.labels)}
+        self.unk_label = unk_label
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> "LabelVocab":
+        state = json.loads(payload.decode("utf-8"))
+        return cls(state["labels"], state.get("unk_label"))
+
+    @classmethod
+    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "LabelVocab":
+        labels = {label for line in lines for label in line.split()}
+        if not labels:
+            raise DataError("there are no labels to learn from (every line is empty)")
+        return cls(sorted(labels), cfg.unk_label)
+
+    def encode(self, lines: list[str]) -> list[list[int]]:
+        return [[self._id(label, number) for label in line.split()]
+                for number, line in enumerate(lines, 1)]
+
+    def _id(self, label: str, line: int) -> int:
+        if label in self.index:
+            return self.index[label]
+        if self.unk_label is not None:
+            return self.index[self.unk_label]
+        raise DataError(f"line {line}: label '{label}' is not in the training labels "
+                        f"{choices_hint(label, self.labels)[1:]}; fix the line, or declare "
+                        "vocabs.<slot>.unk_label to map unseen labels to one")
+
+    def decode(self, ids: Iterable[int]) -> str:
+        return " ".join(self.labels[i] for i in ids)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def payload(self) -> bytes:
+        return json.dumps({"labels": self.labels, "unk_label": self.unk_label}).encode("utf-8")
 
 
 def read_vocab_file(path: Path, cfg: VocabConfig) -> Vocab:

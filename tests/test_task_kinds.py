@@ -3,8 +3,10 @@ its head and metric) trains next to translation on a shared encoder, through the
 trainer, validation, test scoring and `evaluate`; and the built-in kinds keep their contract."""
 from __future__ import annotations
 
+import io
 import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +42,7 @@ def bucket_recipe(tmp_path: Path, **train) -> Path:
     return write_recipe(tmp_path / "r.yaml", raw)
 
 
-def test_a_plugin_kind_trains_next_to_translation(tmp_path: Path, capsys) -> None:
+def test_a_plugin_kind_trains_next_to_translation(tmp_path: Path, capsys, monkeypatch) -> None:
     recipe, run = bucket_recipe(tmp_path), tmp_path / "run"
     assert main(["train", str(recipe), "--run-dir", str(run)]) == 0
     records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
@@ -57,9 +59,10 @@ def test_a_plugin_kind_trains_next_to_translation(tmp_path: Path, capsys) -> Non
     assert main(["evaluate", str(recipe), "--checkpoint", str(run / "checkpoint_best.pt"),
                  "--tasks", "en-len", "--split", "valid"]) == 0
     assert "bucket_accuracy" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"a\n\na b c d e f g h\n")))
     assert main(["translate", "--checkpoint", str(run / "checkpoint_best.pt"), "--task",
-                 "en-len"]) == 2  # a head predicts labels; translate says so, no traceback
-    assert "holds a BucketHead, which predicts labels" in capsys.readouterr().err
+                 "en-len"]) == 0  # a head's task: its kind's prediction, one line per input
+    assert capsys.readouterr().out.splitlines() == ["0", "", "3"]
 
 
 def test_a_kind_without_target_files_needs_no_vocabulary_or_files(tmp_path: Path) -> None:

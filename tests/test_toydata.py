@@ -1,6 +1,7 @@
 """Tests of the toy corpus generator (mtseq2seq.toydata) and its CLI (data_scripts/make_toy_data.py)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import subprocess
@@ -13,8 +14,11 @@ import pytest
 from mtseq2seq.errors import UserError
 from mtseq2seq.toydata import (
     DEFAULT_SIZES,
+    FORMAT_VERSION,
     LABELS,
     MANIFEST_NAME,
+    POS_TAGS,
+    SENTENCE_TYPES,
     SLOTS,
     SPLITS,
     Grammar,
@@ -28,11 +32,29 @@ from mtseq2seq.toydata import (
     lexicon,
     linearize,
     sample_splits,
+    sentence_type,
     writer,
 )
 
 SMALL = {"train": 300, "valid": 50, "test": 50}
 SCRIPT = Path(__file__).resolve().parents[1] / "data_scripts" / "make_toy_data.py"
+# sha256 of each file of generate(out, seed=1, sizes={"train": 200, "valid": 50, "test": 50}), computed
+# with the generator as it was before .pos and .stype were added (FORMAT_VERSION 1): those four slots
+# feed the quickstart's published scores and must never change.
+PUBLISHED_SHA256 = {
+    "train.en": "9ffa91890621e8157ede856fb4a37d084f965590cdcfce6825cf02394e13cfbf",
+    "train.de": "35795ad6eba214d6561019f865b429d2789da4af5d964ea9441583abcf9173d6",
+    "train.fr": "58801e5fc5d34f492a0ad973048386377017e439f970102e7c619547dd8f36e2",
+    "train.parse": "f783783a973a195fcb7e7b64df3ad3d26fb16434dd6ba56a44897004a42d42e0",
+    "valid.en": "bb3adbedb423439c7ffe2d4d60f3b1dc5e648220b0c8733fef832f0a39de7ac7",
+    "valid.de": "d26da6c62c4f04a626acfa056bda1bf236472031d4410340475ea79cd9d1939d",
+    "valid.fr": "9e15e3bf9c9802b13ea7faeb7800d9195f7b543e8e6a7fb8f27f730a730af6f0",
+    "valid.parse": "7b37da0f8899d92825a60589ff5b4ba058561e3f00d14083c78591fe893c978f",
+    "test.en": "63cdde271069ddece2df1566e5df1aff87c04e1931dbc0c489f6fd90228a2fec",
+    "test.de": "65f99e7350bf2660d5f1a2b69db744cc63d276009f607f23cbfc65c55b3248f6",
+    "test.fr": "0203e8c37de82a5ca10d9d80a2b899ac56f59e3416e79b17dfcb022d8047cc3c",
+    "test.parse": "059dceaf2bae8e1d5ca2eed036d0ca0c02fbb7a558925d2eab40fa0a5b8b2347",
+}
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +124,24 @@ def test_manifest_is_written_last_and_describes_the_corpus(corpus_dir: Path) -> 
     assert not is_current(corpus_dir, seed=2, sizes=SMALL)
     assert not is_current(corpus_dir, seed=1, sizes={**SMALL, "train": 301})
     assert not list(corpus_dir.glob("*.tmp")) and not list(corpus_dir.glob(".*.tmp"))
+
+
+def test_published_slots_are_byte_identical_to_format_version_1(tmp_path: Path) -> None:
+    manifest = generate(tmp_path, seed=1, sizes={"train": 200, "valid": 50, "test": 50})
+    for name, digest in PUBLISHED_SHA256.items():
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, name
+        assert manifest["files"][name]["sha256"] == digest, name
+
+
+def test_manifest_lists_the_label_files_and_an_older_version_is_not_current(corpus_dir: Path,
+                                                                           tmp_path: Path) -> None:
+    manifest = json.loads((corpus_dir / MANIFEST_NAME).read_text())
+    assert manifest["version"] == FORMAT_VERSION >= 2 and manifest["slots"] == list(SLOTS)
+    assert {"pos", "stype"} <= set(SLOTS) and manifest["files"]["test.stype"]["lines"] == SMALL["test"]
+    generate(tmp_path, seed=1, sizes=SMALL)
+    older = {**json.loads((tmp_path / MANIFEST_NAME).read_text()), "version": 1}
+    (tmp_path / MANIFEST_NAME).write_text(json.dumps(older))
+    assert not is_current(tmp_path, seed=1, sizes=SMALL, check_hashes=False)
 
 
 def test_crash_midway_leaves_no_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -199,6 +239,44 @@ def test_every_sentence_has_one_tree(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(parses) < 15000  # many strings really were drawn more than once
 
 
+# --- labels (.pos, .stype) -------------------------------------------------------------------------
+
+def test_every_english_word_gets_the_tag_of_its_lexicon_category(corpus_dir: Path) -> None:
+    category = {word: tag for tag, words in [
+        ("NOUN", lexicon.NOUNS), ("ADJ", lexicon.ADJECTIVES), ("VERB", lexicon.TRANSITIVE_VERBS),
+        ("VERB", lexicon.INTRANSITIVE_VERBS), ("PREP", lexicon.NOUN_PREPOSITIONS + lexicon.VERB_PREPOSITIONS),
+        ("DET", (lexicon.DEFINITE, *lexicon.INDEFINITE)), ("CONJ", (lexicon.CONJUNCTION,)),
+        ("REL", (lexicon.RELATIVE,))] for word in words}
+    seen: set[str] = set()
+    for split in SPLITS:
+        for sentence, tags in zip(read_lines(corpus_dir, split, "en"), read_lines(corpus_dir, split, "pos")):
+            words, tags = sentence.split(" "), tags.split(" ")
+            assert len(tags) == len(words), (sentence, tags)
+            assert tags == [category[word] for word in words], (sentence, tags)
+            seen.update(tags)
+    assert seen == set(POS_TAGS)
+
+
+def test_sentence_types_are_documented_present_and_follow_the_surface_cues(corpus_dir: Path) -> None:
+    prepositions = set(lexicon.NOUN_PREPOSITIONS + lexicon.VERB_PREPOSITIONS)
+    for split in SPLITS:
+        types = read_lines(corpus_dir, split, "stype")
+        assert set(types) == set(SENTENCE_TYPES), split  # each class occurs, and nothing else does
+        for sentence, label in zip(read_lines(corpus_dir, split, "en"), types):
+            words = set(sentence.split(" "))
+            expected = ("relative" if "that" in words else "coordination" if "and" in words
+                        else "prepositional" if words & prepositions
+                        else "transitive" if words & set(lexicon.TRANSITIVE_VERBS) else "intransitive")
+            assert label == expected, sentence  # learnable from the English alone
+
+
+def test_sentence_types_are_reasonably_balanced(trees: list[Node]) -> None:
+    counts = {label: 0 for label in SENTENCE_TYPES}
+    for tree in trees:
+        counts[sentence_type(tree)] += 1
+    assert all(0.08 <= count / len(trees) <= 0.35 for count in counts.values()), counts
+
+
 # --- translations ----------------------------------------------------------------------------------
 
 def test_de_relative_clause_is_verb_final(trees: list[Node]) -> None:
@@ -267,6 +345,7 @@ def test_cli_help() -> None:
     command = [sys.executable, str(SCRIPT), "--help"]
     result = subprocess.run(command, capture_output=True, text=True, check=True)
     assert "--out" in result.stdout and "--train" in result.stdout and "--seed" in result.stdout
+    assert "(.pos)" in result.stdout and "(.stype:" in result.stdout
 
 
 def test_cli_writes_the_corpus(tmp_path: Path, corpus_dir: Path) -> None:

@@ -10,7 +10,7 @@ from ..data.datasets import read_lines
 from ..data.files import split_file
 from ..errors import DataError, UserError
 from ..recipe.config import Recipe, VocabConfig
-from ..vocab import SentencePieceVocab, Vocab, WordVocab, read_vocab_file
+from ..vocab import LabelVocab, SentencePieceVocab, Vocab, WordVocab, read_vocab_file
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def training_files(recipe: Recipe, owner: str) -> list[Path]:
 
 
 def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
-    return run_dir / "vocab" / f"{owner}.{'model' if cfg.type == 'sentencepiece' else 'words'}"
+    suffix = {"sentencepiece": "model", "words": "words", "labels": "labels"}[cfg.type]
+    return run_dir / "vocab" / f"{owner}.{suffix}"
 
 
 def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
@@ -83,9 +84,14 @@ class _Lines:
 def train_vocab(owner: str, cfg: VocabConfig, files: list[Path]) -> Vocab:
     """Train slot ``owner``'s vocabulary on ``files``; a DataError (naming the file) if it cannot."""
     lines = _Lines(files)
-    trainer = SentencePieceVocab if cfg.type == "sentencepiece" else WordVocab
+    trainer = {"sentencepiece": SentencePieceVocab, "words": WordVocab, "labels": LabelVocab}[cfg.type]
     try:
         return trainer.train(lines, cfg)
+    except DataError as err:  # a label set with nothing to learn (a reading error: as it is)
+        if lines.error is not None:
+            raise
+        raise DataError(f"vocabs.{owner}: cannot train a {cfg.type} vocabulary on "
+                        f"{', '.join(map(str, files))}: {err}") from None
     except RuntimeError as err:
         if lines.error is not None:
             raise lines.error from None

@@ -70,7 +70,10 @@ def encode_file(text_path: Path, vocab: Vocab) -> Encoded:
     cached = _load_cache(path, sha1)
     if cached is not None:
         return cached
-    encoded = Encoded.from_lists(vocab.encode(list(read_lines(text_path))))
+    try:
+        encoded = Encoded.from_lists(vocab.encode(list(read_lines(text_path))))
+    except DataError as err:  # a label set's unseen label: the vocabulary names the line
+        raise DataError([f"{text_path}, {problem}" for problem in err.problems]) from None
     _save_cache(path, sha1, encoded)
     log.info("encoded %s: %d sentences, %d tokens", text_path, len(encoded), len(encoded.ids))
     return encoded

@@ -20,11 +20,12 @@ SEED_MAX = 2**31 - 1
 
 @dataclass
 class VocabConfig:
-    type: Literal["sentencepiece", "words"] = "sentencepiece"
+    type: Literal["sentencepiece", "words", "labels"] = "sentencepiece"  # labels: a closed set
     size: int = ranged(8000, 1)
     model_type: Literal["unigram", "bpe"] = "unigram"
     character_coverage: float = ranged(1.0, 0.0, 1.0)
     share: Optional[str] = None  # slot whose vocabulary this slot uses (trained on both slots' text)
+    unk_label: Optional[str] = None  # labels: what an unseen label maps to (default: an error)
 
 
 @dataclass

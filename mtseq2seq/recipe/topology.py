@@ -8,6 +8,7 @@ import inspect
 import re
 
 import torch
+from torch import nn
 
 from ..errors import UserError, choices_hint, close_match, short_repr, unknown
 from ..modules import DECODERS, ENCODERS
@@ -126,6 +127,9 @@ def check_modules(modules: dict[str, ModuleConfig], registries: dict[str, Regist
         if not _SLOT_NAME.match(slot):
             problems.append(f"{path}: a slot name must be letters, digits, '_' or '-' "
                             "and start with a letter")
+        elif hasattr(nn.ModuleDict, slot):  # modules are held in an nn.ModuleDict by slot
+            problems.append(f"{path}: the slot name '{slot}' is taken by torch (nn.Module has "
+                            f"an attribute of that name); name the slot otherwise, e.g. '{slot}s'")
         if module.type is None:
             continue
         if module.type not in registry:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from ..errors import UserError
 from ..hypotheses import DEFAULT_MAX_LEN
 from ..loss import LossOutput
 from ..modules import DECODERS
@@ -68,6 +69,11 @@ class TaskKind:
     decoder_registry: ClassVar[Registry] = DECODERS  # where `decoders.<slot>.type` is looked up
     target_vocab: ClassVar[bool] = True  # does the decoder slot need a vocabulary
 
+    def metrics_for(self, vocab: Vocab | None) -> tuple[str, ...]:
+        """Further metrics that depend on the decoder slot's vocabulary (e.g. span F1 for IOB
+        tags), after ``extra_metrics``."""
+        return ()
+
     def decoder_args(self, vocab: Vocab | None) -> dict[str, Any]:
         """Constructor arguments the toolkit gives the decoder (or head) of this kind's tasks."""
         return {"vocab_size": len(vocab), "pad_id": vocab.pad_id} if vocab is not None else {}
@@ -97,11 +103,17 @@ class TaskKind:
         """(sources, references) of the examples of ``data``, in its order, for the metrics."""
         raise NotImplementedError
 
+    def from_lines(self, task: Task, lines: list[str]) -> Examples:
+        """Examples to predict from raw source lines (`translate` on a head's task)."""
+        raise UserError(f"task {task.name}: its kind ({type(self).__name__}) cannot predict from "
+                        "raw lines (it defines no from_lines); score it with `mtseq2seq evaluate`")
+
 
 KINDS: Registry[TaskKind] = Registry("task kind", TaskKind)
 
 
-def task_metrics(kind: TaskKind | type[TaskKind], override: str | None) -> list[str]:
+def task_metrics(kind: TaskKind, override: str | None, vocab: Vocab | None = None) -> list[str]:
     """Metric names for a task: the main one first (the recipe's `metric:` if given)."""
     main = override or kind.metric
-    return [main, *[m for m in (kind.metric, *kind.extra_metrics) if m != main]]
+    names = (kind.metric, *kind.extra_metrics, *kind.metrics_for(vocab))
+    return [main, *[m for m in dict.fromkeys(names) if m != main]]

@@ -1,4 +1,9 @@
-"""Examples (one tree and its four line renderings) and deduplicated sampling of the corpus splits."""
+"""Examples (one tree and its six line renderings) and deduplicated sampling of the corpus splits.
+
+Slots `en`, `de`, `fr` and `parse` are the sentence, its two translations and its masked tree; `pos` and
+`stype` are labels (a tag per English word, a sentence type; see `labels.py`). Every line is a pure
+function of the tree, so only drawing the trees consumes the random stream.
+"""
 from __future__ import annotations
 
 import random
@@ -8,10 +13,11 @@ from typing import Mapping
 from ..errors import UserError
 from . import french, german
 from .grammar import Grammar
+from .labels import pos_line, sentence_type
 from .tree import Node, linearize
 
 SPLITS = ("train", "valid", "test")
-SLOTS = ("en", "de", "fr", "parse")
+SLOTS = ("en", "de", "fr", "parse", "pos", "stype")
 # Held-out splits are drawn first so that they do not change when only the train size changes.
 _SAMPLING_ORDER = ("valid", "test", "train")
 
@@ -25,6 +31,8 @@ class Example:
     de: str
     fr: str
     parse: str
+    pos: str  # a part-of-speech tag per word of `en`
+    stype: str  # the sentence type, one of labels.SENTENCE_TYPES
 
     def line(self, slot: str) -> str:
         """The line for `slot` (one of `SLOTS`)."""
@@ -32,9 +40,9 @@ class Example:
 
 
 def make_example(tree: Node) -> Example:
-    """Render a sentence tree into all slots."""
+    """Render a sentence tree into all slots (draws nothing at random)."""
     return Example(tree=tree, en=tree.text(), de=german.translate(tree), fr=french.translate(tree),
-                   parse=linearize(tree))
+                   parse=linearize(tree), pos=pos_line(tree), stype=sentence_type(tree))
 
 
 def split_rng(seed: int, split: str) -> random.Random:

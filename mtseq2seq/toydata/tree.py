@@ -1,7 +1,7 @@
 """Constituency trees of the toy corpus: `Word` leaves, `Node` constituents, and their linearizations.
 
-A tree is the single source of truth for one example: the English sentence, the `.parse` line and both
-synthetic translations are all pure functions of it.
+A tree is the single source of truth for one example: the English sentence, the `.parse` line, both
+synthetic translations and the `.pos` and `.stype` labels are all pure functions of it.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Iterator, Union
 
 # The whole label set of the toy grammar (small on purpose: a tiny model must learn to emit it).
 LABELS = ("S", "NP", "VP", "PP", "SBAR")
-# Parts of speech carried by leaves; they never appear in `.parse` output (no preterminals there).
+# Parts of speech carried by leaves; they never appear in `.parse` output (no preterminals there), and
+# they are the tags of the `.pos` files.
 POS_TAGS = ("DET", "ADJ", "NOUN", "VERB", "PREP", "CONJ", "REL")
 MASK_TOKEN = "XX"
 

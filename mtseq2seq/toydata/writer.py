@@ -1,5 +1,8 @@
 """Writing the toy corpus to disk: line-aligned files per split and slot, then a manifest, atomically.
 
+The files are `{train,valid,test}.{en,de,fr,parse,pos,stype}` (one per split and slot of `SLOTS`) and
+`toy_manifest.json`, which lists the slots and each file's line count and sha256.
+
 A crash never leaves a corpus that looks complete: the old manifest is removed before anything is
 written, every file goes to a temporary name and is renamed into place, and the manifest comes last.
 """
@@ -15,13 +18,19 @@ from ..errors import UserError, choices_hint
 from .corpus import SLOTS, SPLITS, Example, sample_splits
 
 FORMAT_NAME = "mtseq2seq.toydata"
-FORMAT_VERSION = 1  # bump whenever the grammar, lexicon or file format changes the output
+# Bump whenever the grammar, lexicon or file set changes the output: `is_current` then rejects an older
+# corpus and it is regenerated. 2: added `.pos` and `.stype` (en, de, fr, parse unchanged).
+FORMAT_VERSION = 2
 MANIFEST_NAME = "toy_manifest.json"
 DEFAULT_SIZES: dict[str, int] = {"train": 20000, "valid": 500, "test": 500}
 
 
 def generate(out_dir: str | os.PathLike, seed: int = 1, sizes: Mapping[str, int] | None = None) -> dict:
-    """Write `{train,valid,test}.{en,de,fr,parse}` and `toy_manifest.json` into `out_dir`.
+    """Write `{train,valid,test}.{en,de,fr,parse,pos,stype}` and `toy_manifest.json` into `out_dir`.
+
+    Per split: `.en` English-like sentences, `.de` and `.fr` their rule-based translations, `.parse`
+    the linearized tree with words masked as XX, `.pos` one part-of-speech tag per English word and
+    `.stype` one sentence-type label per line (tag set and type rule: `labels.py`).
 
     Args:
         out_dir: directory to write to (created if missing; files of an older corpus are replaced).
@@ -82,7 +91,8 @@ def is_current(out_dir: str | os.PathLike, seed: int = 1, sizes: Mapping[str, in
         path = Path(out_dir) / name
         if not path.is_file() or (check_hashes and _sha256(path.read_bytes()) != record.get("sha256")):
             return False
-    return len(manifest.get("files", {})) == len(SPLITS) * len(SLOTS)
+    wanted = {f"{split}.{slot}" for split in SPLITS for slot in SLOTS}
+    return set(manifest.get("files", {})) == wanted
 
 
 def _lines(examples: list[Example], slot: str) -> list[str]:

@@ -86,6 +86,10 @@ class LengthBucket(TaskKind):
         labels = ((src.lengths() - 1).clamp(min=0) // BUCKET_WORDS).clamp(max=BUCKETS - 1)
         return Sources(src, labels)
 
+    def from_lines(self, task, lines):
+        src = Encoded.from_lists(task.vocabs[task.encoder].encode(lines))
+        return Sources(src, ((src.lengths() - 1).clamp(min=0) // BUCKET_WORDS).clamp(max=BUCKETS - 1))
+
     def make_batch(self, data: Sources, rows: Tensor) -> BucketBatch:
         eos = torch.tensor([3], dtype=torch.int32)
         src = [torch.cat([data.src.sentence(i), eos]) for i in rows.tolist()]
