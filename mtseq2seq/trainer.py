@@ -69,7 +69,9 @@ class Trainer:
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
             log.info("removed %s, left by a save that was killed", stale)
-        self.tracker = BestTracker(valid_cfg.select, dict(valid_cfg.weights), valid_cfg.patience)
+        self.tracker = BestTracker(valid_cfg.select, dict(valid_cfg.weights), valid_cfg.patience,
+                                   task_patience={n: t.patience for n, t in tasks.items()
+                                                  if t.patience})
         self.step, self.stopped_early, self.interrupted = 0, False, None
         self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
         self.best_report: dict = {"valid": [], "scores": []}
@@ -151,7 +153,7 @@ class Trainer:
             if self.pending_validation:  # the run was stopped during this step's validation
                 self.validate_and_save()
             while self.step < self.cfg.max_steps and not self.stopped_early and not stop.requested:
-                stats = self.train_step(self.scheduler.next_tasks())
+                stats = self.train_step(self.next_tasks())
                 self.step += 1
                 self._record(stats, bar)
                 if self.step % every == 0 or self.step == self.cfg.max_steps:
@@ -166,6 +168,14 @@ class Trainer:
             log.info("best checkpoint: step %d, selection score %.2f", self.tracker.best_step,
                      self.tracker.best_score)
         return self.best_report
+
+    def next_tasks(self) -> list[str]:
+        """The scheduler's next draw, less the tasks whose own patience ran out (drawn again
+        while nothing is left; some task is always left, or the run has stopped early)."""
+        while True:
+            tasks = [t for t in self.scheduler.next_tasks() if t not in self.tracker.stopped]
+            if tasks:
+                return tasks
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:
         self.progress.add(stats)
@@ -225,6 +235,11 @@ class Trainer:
         verdict = self.tracker.update(self.step, main)
         self.lr.observe(sum(r.loss for r in forced) / len(forced))
         self.stopped_early = verdict.stop
+        for task in verdict.tasks_stopped:
+            log.info("task %s stopped: no better %s in %d validations; its best checkpoint "
+                     "(step %d) stays, the other tasks go on", task, self.tasks[task].metrics[0],
+                     self.tasks[task].patience, self.tracker.task_best[task][1])
+            self.log_metrics({"split": "train", "event": "task_stopped", "task": task})
         log.info("step %d validation (selection score %.2f%s)\n%s%s", self.step,
                  verdict.selection_score, ", new best" if verdict.overall_improved else "",
                  format_table(forced), "\n" + format_scores(scores) if scores else "")
@@ -233,7 +248,9 @@ class Trainer:
                                 "scores": [s.as_dict() for s in scores], "step": self.step}
         saving.save_validation(self.state_dict(), self.run_dir, verdict.overall_improved,
                                verdict.tasks_improved, self.cfg.keep_last)
-        if verdict.stop:
+        if verdict.stop and len(self.tracker.stopped) == len(self.tasks):
+            log.info("early stop: every task has run out of its own patience")
+        elif verdict.stop:
             log.info("early stop: no better '%s' score in %d validations", self.tracker.select,
                      self.tracker.patience)
 

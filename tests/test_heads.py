@@ -151,3 +151,40 @@ def test_unk_label_maps_unseen_labels() -> None:
     assert vocab.decode(vocab.encode(["pos", "surprise"])[1]) == "other"
     with pytest.raises(Exception, match="line 2: label 'surprise'"):
         LabelVocab(["pos", "neg"]).encode(["pos", "surprise"])
+
+
+def test_per_task_patience_stops_one_task_and_survives_resume(tmp_path: Path) -> None:
+    from mtseq2seq import checkpoint
+
+    path, run = heads_recipe(tmp_path), tmp_path / "run"
+    # en>verb may go 1 validation without a new best, and it cannot improve on 100% accuracy
+    sets = ["--set", "tasks.en-verb.patience=1", "--set", "valid.every=40",
+            "--set", "train.log_every=20", "--set", "train.max_steps=200"]
+    assert main(["train", str(path), "--run-dir", str(run), *sets]) == 0
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    stopped = [r for r in records if r.get("event") == "task_stopped"]
+    assert [r["task"] for r in stopped] == ["en>verb"]
+    after = [r for r in records if r["split"] == "train" and "loss" in r  # loss lines of the
+             and r["step"] >= stopped[0]["step"] + 20]  # intervals that began after the stop
+    assert after and all(r["task"] != "en>verb" for r in after)  # no longer trained
+    assert {r["task"] for r in after} == {"en>de", "en>tags"}  # the others go on
+    state = checkpoint.load(run / "checkpoint_last.pt")
+    assert state["tracker"]["stopped"] == ["en>verb"]
+    best_verb = checkpoint.load(run / "checkpoint_best_en-verb.pt")["step"]
+    assert best_verb <= stopped[0]["step"]
+    # resuming with more updates keeps it stopped
+    more = [*sets[:-1], "train.max_steps=280"]
+    assert main(["train", str(path), "--run-dir", str(run), *more]) == 0
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    resumed = [r for r in records if r["split"] == "train" and "loss" in r and r["step"] > 200]
+    assert resumed and all(r["task"] != "en>verb" for r in resumed)
+    assert checkpoint.load(run / "checkpoint_best_en-verb.pt")["step"] == best_verb
+
+
+def test_a_slot_named_like_a_module_attribute_is_refused(tmp_path: Path) -> None:
+    from mtseq2seq.errors import ConfigError
+    from mtseq2seq.recipe.loader import load_recipe
+
+    with pytest.raises(ConfigError, match="decoders.type: the slot name 'type' is taken by torch"):
+        load_recipe(heads_recipe(tmp_path), ["decoders.type={type: classifier, dim: 16}"],
+                    check_files=False)

@@ -51,6 +51,23 @@ def test_topology_trains_and_every_task_learns(name: str, family: str, toy_dir: 
     assert (tmp_path / "run" / "checkpoint_best.pt").is_file()
 
 
+@pytest.mark.parametrize("family", ["transformer", "rnn"])
+def test_toy_heads_learn_beside_translation(family: str, toy_dir: Path, tmp_path: Path) -> None:
+    """recipes/toy/heads.yaml: en>de, en>pos (tagger) and en>stype (classifier), one encoder."""
+    trainer = toy_trainer("heads", toy_dir, tmp_path / "run", [
+        f"modules.type={family}", "train.max_steps=450", "valid.every=450",
+        "decoders.pos.dim=32", "decoders.stype.dim=32", "valid.decode_sentences=60"])
+    trainer.train()
+    forced, scores = trainer.validate()
+    by_task = {s.task: s for s in scores}
+    # chance: 31% of words are DET (the commonest tag), 27% of sentences prepositional; these
+    # tiny models (dim 32, 150 updates per task) reach about 77% on both
+    assert by_task["en>pos"].metric == "word_accuracy" and by_task["en>pos"].score >= 65.0
+    assert by_task["en>stype"].metric == "accuracy" and by_task["en>stype"].score >= 60.0
+    assert "macro_f1" in by_task["en>stype"].others
+    assert {r.task for r in forced} == {"en>de", "en>pos", "en>stype"}
+
+
 def test_shared_encoder_is_one_module_trained_by_every_task(toy_dir: Path, tmp_path: Path) -> None:
     trainer = toy_trainer("one_to_many", toy_dir, tmp_path / "run")
     model = trainer.model

@@ -25,4 +25,4 @@ def build_task(name: str, cfg: TaskConfig, folder, vocabs: dict[str, Vocab]) -> 
         max_len=(cfg.max_len_a if cfg.max_len_a is not None else kind.max_len[0],
                  cfg.max_len_b if cfg.max_len_b is not None else kind.max_len[1]),
         vocabs={slot: vocabs[slot] for slot in slots.values() if slot in vocabs},
-        ratio=cfg.ratio)
+        ratio=cfg.ratio, patience=cfg.patience)

@@ -47,6 +47,7 @@ class TaskConfig:
     metric: Optional[str] = None  # overrides the task kind's metric
     max_len_a: Optional[float] = ranged(None, 0.0)  # decoding stops at a * source len + b
     max_len_b: Optional[int] = ranged(None, 0)
+    patience: int = ranged(0, 0)  # stop training this task after N validations without a new best
 
 
 @dataclass

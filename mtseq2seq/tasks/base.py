@@ -49,6 +49,7 @@ class Task:
     max_len: tuple[float, int] = DEFAULT_MAX_LEN  # prediction stops at a * source length + b
     vocabs: dict[str, Vocab] = field(default_factory=dict)  # slot -> vocabulary, where it has one
     ratio: float = 1.0
+    patience: int = 0  # validations without a new best of its main metric before it stops (0: never)
 
     def where(self, role: str) -> str:
         """The YAML path that error messages about this task's ``role`` split start with."""
