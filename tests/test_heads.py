@@ -188,3 +188,25 @@ def test_a_slot_named_like_a_module_attribute_is_refused(tmp_path: Path) -> None
     with pytest.raises(ConfigError, match="decoders.type: the slot name 'type' is taken by torch"):
         load_recipe(heads_recipe(tmp_path), ["decoders.type={type: classifier, dim: 16}"],
                     check_files=False)
+
+
+def test_a_side_may_read_files_named_otherwise_than_its_slot(tmp_path: Path) -> None:
+    """Two heads (slots verb and verb2) read the same `<split>.verb` files (FDU-MTL's 16 domain
+    heads all read `<split>.sentiment`)."""
+    from mtseq2seq.build.tasks import build_tasks
+    from mtseq2seq.build.vocabs import load_or_train
+    from mtseq2seq.recipe.loader import load_recipe
+
+    path = heads_recipe(tmp_path)
+    sets = ["vocabs.verb2={type: labels}",
+            "decoders.verb2={type: classifier, dim: 16, hidden: 32, dropout: 0.0}",
+            "tasks.other={kind: classification, encoder: en, decoder: verb2, "
+            "files: {decoder: verb}}"]
+    recipe = load_recipe(path, sets)
+    vocabs = load_or_train(recipe, tmp_path / "run")
+    task = build_tasks(recipe, vocabs)["other"]
+    assert [p.name for p in task.files["valid"]] == ["valid.en", "valid.verb"]
+    assert vocabs["verb2"].labels == sorted(VERBS)  # trained on train.verb
+    with pytest.raises(Exception, match=r"tasks.other.files.target: unknown side 'target'"):
+        load_recipe(path, [*sets[:2], "tasks.other={kind: classification, encoder: en, "
+                           "decoder: verb2, files: {target: verb}}"])

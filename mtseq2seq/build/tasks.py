@@ -20,7 +20,7 @@ def build_task(name: str, cfg: TaskConfig, folder, vocabs: dict[str, Vocab]) -> 
     splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
     return Task(
         name=name, kind=kind, encoder=cfg.encoder, decoder=cfg.decoder,
-        files=task_files(folder, splits, tuple(slots[side] for side in kind.sides)),
+        files=task_files(folder, splits, tuple(cfg.file_name(side) for side in kind.sides)),
         metrics=task_metrics(kind, cfg.metric, vocabs.get(cfg.decoder)),
         max_len=(cfg.max_len_a if cfg.max_len_a is not None else kind.max_len[0],
                  cfg.max_len_b if cfg.max_len_b is not None else kind.max_len[1]),

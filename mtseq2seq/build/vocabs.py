@@ -25,8 +25,8 @@ def training_files(recipe: Recipe, owner: str) -> list[Path]:
     files = []
     for name, task in recipe.tasks.items():
         folder = recipe.task_data_dir(name)
-        for slot in (task.encoder, task.decoder):
-            path = split_file(folder, task.train, slot)
+        for side in ("encoder", "decoder"):
+            slot, path = getattr(task, side), split_file(folder, task.train, task.file_name(side))
             if slot in recipe.vocabs and vocab_owner(recipe, slot) == owner and path not in files:
                 files.append(path)
     return files

@@ -48,6 +48,11 @@ class TaskConfig:
     max_len_a: Optional[float] = ranged(None, 0.0)  # decoding stops at a * source len + b
     max_len_b: Optional[int] = ranged(None, 0)
     patience: int = ranged(0, 0)  # stop training this task after N validations without a new best
+    files: dict = field(default_factory=dict)  # side -> file name, if not the slot: {decoder: sentiment}
+
+    def file_name(self, side: str) -> str:
+        """What the files of ``side`` ('encoder' or 'decoder') are called: `<split>.<name>`."""
+        return self.files.get(side) or getattr(self, side)
 
 
 @dataclass

@@ -15,7 +15,7 @@ def check_data_files(recipe: Recipe) -> list[str]:
         if None in (task.encoder, task.decoder) or task.kind not in KINDS:
             continue
         sides = KINDS.get(task.kind).sides
-        slots = tuple(getattr(task, side) for side in sides)
+        slots = tuple(task.file_name(side) for side in sides)
         splits = {"train": task.train, "valid": task.valid, "test": task.test}
         for role, paths in task_files(recipe.task_data_dir(name), splits, slots).items():
             for side, path in zip(sides, paths):
@@ -23,9 +23,9 @@ def check_data_files(recipe: Recipe) -> list[str]:
                 split = splits[role]
                 if not path.is_file():
                     problems.append(f"tasks.{name}.{role}: {what} file '{path}' not found "
-                                    f"(split '{split}' of slot '{path.suffix[1:]}'"
+                                    f"(split '{split}' of slot '{getattr(task, side)}'"
                                     f"{relative_hint(path)})")
                 elif path.stat().st_size == 0:
                     problems.append(f"tasks.{name}.{role}: {what} file '{path}' is empty "
-                                    f"(split '{split}' of slot '{path.suffix[1:]}')")
+                                    f"(split '{split}' of slot '{getattr(task, side)}')")
     return problems

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError, choices_hint, close_match, short_repr, unknown
-from ..modules import DECODERS, ENCODERS
+from ..modules import DECODERS, ENCODERS, HEADS
 from ..plugins import plugin_failure
 from ..registry import Registry, load_plugin
 from ..tasks import KINDS
@@ -75,20 +75,21 @@ def apply_module_defaults(recipe: Recipe) -> list[str]:
 def _check_module_defaults(defaults: dict) -> list[str]:
     problems = []
     known_types = set(ENCODERS.names()) | set(DECODERS.names())
+    option_types = known_types | set(HEADS.names())  # `modules.<type>:` may give heads' options
     for key, value in defaults.items():
         if key == "type":
             if not isinstance(value, str) or value not in known_types:
                 problems.append(f"modules.type: {unknown('module type', value, known_types)}")
             continue
-        if key not in known_types:
-            problems.append(f"modules.{key}: {unknown('module type', key, known_types)}")
+        if key not in option_types:
+            problems.append(f"modules.{key}: {unknown('module type', key, option_types)}")
             continue
         if not isinstance(value, dict):
             problems.append(f"modules.{key}: expected a mapping of options, got "
                             f"{short_repr(value)}")
             continue
         accepted = set()
-        for registry in (ENCODERS, DECODERS):
+        for registry in (ENCODERS, DECODERS, HEADS):
             if key in registry:
                 accepted |= set(registry.options(key))
         for option in value:
@@ -194,6 +195,12 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
                     f"{path}: size mismatch: encoder '{task.encoder}' outputs "
                     f"{enc_sizes[task.encoder]} but decoder '{task.decoder}' expects memory of "
                     f"{dec_sizes[task.decoder]} (set the same dim on both)")
+        for side, file_name in (task.files or {}).items():
+            if side not in ("encoder", "decoder"):
+                problems.append(f"{path}.files.{side}: {unknown('side', side, ['decoder', 'encoder'])}")
+            elif not isinstance(file_name, str) or not _SLOT_NAME.match(file_name):
+                problems.append(f"{path}.files.{side}: got {short_repr(file_name)}, expected a file "
+                                "name like the slot names (letters, digits, '_' or '-')")
         if task.ratio is not None and not task.ratio > 0:
             problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
     return problems
