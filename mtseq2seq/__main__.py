@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "checkpoint_last.pt")
     add_evaluate_parser(commands)
     add_translate_parser(commands)
-    graph = commands.add_parser("graph", help="print the tasks and which modules they share")
+    graph = commands.add_parser("graph", help="print the tasks, which modules they share, and "
+                                "each module's parameter count")
     add_recipe_args(graph, run_dir_help=None)
     return parser
 

@@ -173,6 +173,8 @@ def _predict_labels(model, task, lines: list[str], device) -> list[str]:
 
 
 def graph(args: argparse.Namespace) -> int:
+    from .build.sizes import parameter_counts
+
     recipe = load_recipe(args.recipe, args.overrides, check_files=False)
-    print(describe(recipe))
+    print(describe(recipe, parameter_counts(recipe, run_dir_of(recipe))))
     return 0

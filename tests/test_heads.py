@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -91,6 +92,11 @@ def test_classifier_and_tagger_learn_beside_translation(tmp_path: Path, capsys,
     assert main(["translate", "--checkpoint", str(run / "checkpoint_best.pt"),
                  "--task", "en-verb"]) == 0
     assert capsys.readouterr().out == "eats\n"
+    assert main(["graph", str(recipe)]) == 0  # parameter counts without training anything
+    shown = re.search(r"in all: ([\d,]+) parameters", capsys.readouterr().out).group(1)
+    from mtseq2seq import checkpoint
+    weights = checkpoint.load(run / "checkpoint_best.pt")["model"]
+    assert int(shown.replace(",", "")) == sum(w.numel() for w in weights.values())
 
 
 def test_first_piece_alignment_on_hand_made_sentences(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ from typing import Any
 from .config import Recipe
 
 
-def describe(recipe: Recipe) -> str:
-    """Text picture of the graph: tasks, and which slots several tasks share."""
+def describe(recipe: Recipe, parameters: dict[tuple[str, str], int] | None = None) -> str:
+    """Text picture of the graph: tasks, which slots several tasks share, and (when given) each
+    module's parameter count, keyed (side, slot)."""
     lines = ["tasks:"]
     for name, task in recipe.tasks.items():
         lines.append(f"  {name:<16} {task.kind:<12} {task.encoder} -> {task.decoder}  "
@@ -19,5 +20,9 @@ def describe(recipe: Recipe) -> str:
         for slot, names in users.items():
             module: Any = (recipe.encoders if side == "encoder" else recipe.decoders)[slot]
             shared = f"shared by {', '.join(names)}" if len(names) > 1 else f"used by {names[0]}"
-            lines.append(f"{side} {slot} ({module.type}): {shared}")
+            count = (parameters or {}).get((side, slot))
+            size = f", {count:,} parameters" if count is not None else ""
+            lines.append(f"{side} {slot} ({module.type}{size}): {shared}")
+    if parameters:
+        lines.append(f"in all: {sum(parameters.values()):,} parameters")
     return "\n".join(lines)
