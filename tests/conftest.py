@@ -1,6 +1,10 @@
 """Shared fixtures: tiny recipes and corpora written into tmp_path."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -98,3 +102,30 @@ def task_split(recipe, task: str, role: str, vocabs: dict, max_len: int | None):
     src_path, tgt_path = built.files[role]
     return load_split(built.where(role), src_path, tgt_path, built.vocabs[built.encoder],
                       built.vocabs[built.decoder], max_len)
+
+
+DATA_SCRIPTS = Path(__file__).resolve().parent.parent / "data_scripts"
+
+
+def run_data_script(name: str, *args) -> subprocess.CompletedProcess[str]:
+    """Run ``data_scripts/<name>`` in a subprocess from the project root."""
+    command = [sys.executable, str(DATA_SCRIPTS / name), *map(str, args)]
+    return subprocess.run(command, cwd=DATA_SCRIPTS.parent, capture_output=True, text=True,
+                          timeout=60)
+
+
+@contextlib.contextmanager
+def loaded_data_script(name: str):
+    """``data_scripts/<name>.py`` imported in this process (saves a subprocess), with the sibling
+    modules it imports (``common``, ``ud``) forgotten afterwards."""
+    sys.path.insert(0, str(DATA_SCRIPTS))
+    spec = importlib.util.spec_from_file_location(f"data_scripts_{name}", DATA_SCRIPTS / f"{name}.py")
+    try:
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # a dataclass in it looks its module up there
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.path.remove(str(DATA_SCRIPTS))
+        for sibling in (spec.name, "common", "ud"):
+            sys.modules.pop(sibling, None)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import loaded_data_script, run_data_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -28,10 +27,8 @@ needs_real = pytest.mark.skipif(not (REAL / "SHA256SUMS").is_file(),
                                 reason="FDU-MTL not found in ../shared/data/fdu_mtl")
 
 
-def run_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run data_scripts/fdu_mtl.py in a subprocess from the project root."""
-    command = [sys.executable, str(SCRIPTS / "fdu_mtl.py"), *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+def run_script(*args: str | Path):
+    return run_data_script("fdu_mtl.py", *args)
 
 
 def fake_lines(domain: str, kind: str) -> list[bytes]:
@@ -150,16 +147,9 @@ def test_checksum_mismatch_and_missing_folder(fake, tmp_path):
 
 @pytest.fixture
 def script():
-    """data_scripts/fdu_mtl.py loaded in this process, so that its download URL can be changed."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location("data_scripts_fdu_mtl", SCRIPTS / "fdu_mtl.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    """data_scripts/fdu_mtl.py loaded in this process."""
+    with loaded_data_script("fdu_mtl") as module:
         yield module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-        sys.modules.pop("common", None)
 
 
 def test_download_into_raw_then_reuse_offline(script, tmp_path, monkeypatch, capsys):

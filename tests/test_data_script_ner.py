@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import loaded_data_script, run_data_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -31,27 +30,15 @@ UNER = ("# newdoc id = tiny-doc\n# sent_id = tiny-0001\n# text = I like Paris\n"
         "# sent_id = tiny-0002\n# text = go Bob\n1\tgo\tO\t-\t-\n2\tBob\tI-PER\t-\tstephen\n\n")
 
 
-def run_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``data_scripts/ner.py`` in a subprocess from the project root."""
-    command = [sys.executable, str(SCRIPTS / "ner.py"), *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+def run_script(*args: str | Path):
+    return run_data_script("ner.py", *args)
 
 
 @pytest.fixture
 def ner_script():
     """data_scripts/ner.py loaded in this process."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location("data_scripts_ner", SCRIPTS / "ner.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # its dataclass looks its module up there
-        spec.loader.exec_module(module)
+    with loaded_data_script("ner") as module:
         yield module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-        sys.modules.pop("common", None)
-        for name in ("data_scripts_ner", "ud"):
-            sys.modules.pop(name, None)
 
 
 @pytest.fixture

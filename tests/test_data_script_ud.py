@@ -6,12 +6,11 @@ Tiny CoNLL-U files are written in tmp_path; one test also runs the script on the
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import loaded_data_script, run_data_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -48,24 +47,15 @@ TINY = "\n".join([
 ]) + "\n"
 
 
-def run_script(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``data_scripts/ud.py`` in a subprocess from the project root."""
-    command = [sys.executable, str(SCRIPTS / "ud.py"), *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+def run_script(*args: str | Path):
+    return run_data_script("ud.py", *args)
 
 
 @pytest.fixture
 def ud_script():
     """data_scripts/ud.py loaded in this process."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location("data_scripts_ud", SCRIPTS / "ud.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    with loaded_data_script("ud") as module:
         yield module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-        sys.modules.pop("common", None)
 
 
 @pytest.fixture

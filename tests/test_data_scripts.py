@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 
 from mtseq2seq.data.ptb import clean, convert_text, read_trees, strip_label, to_example
 from mtseq2seq.errors import DataError
+from tests.conftest import loaded_data_script, run_data_script
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = ROOT / "data_scripts"
@@ -43,9 +43,7 @@ TINY_MRG = """
 
 
 def run_script(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``data_scripts/<name>`` in a subprocess from the project root."""
-    command = [sys.executable, str(SCRIPTS / name), *map(str, args)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return run_data_script(name, *args)
 
 
 def reference_lines(split: str, name: str) -> list[str]:
@@ -117,16 +115,9 @@ def test_converter_matches_reference_on_a_few_files():
 
 @pytest.fixture
 def ptb_script():
-    """data_scripts/ptb.py loaded in this process (saves a subprocess's torch import)."""
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        spec = importlib.util.spec_from_file_location("data_scripts_ptb", SCRIPTS / "ptb.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+    """data_scripts/ptb.py loaded in this process."""
+    with loaded_data_script("ptb") as module:
         yield module
-    finally:
-        sys.path.remove(str(SCRIPTS))
-        sys.modules.pop("common", None)
 
 
 @needs_sample
