@@ -216,3 +216,24 @@ def test_a_side_may_read_files_named_otherwise_than_its_slot(tmp_path: Path) -> 
     with pytest.raises(Exception, match=r"tasks.other.files.target: unknown side 'target'"):
         load_recipe(path, [*sets[:2], "tasks.other={kind: classification, encoder: en, "
                            "decoder: verb2, files: {target: verb}}"])
+
+
+def test_long_training_sources_of_a_classifier_are_cut_not_dropped(tmp_path: Path) -> None:
+    """A review over train.max_len tokens keeps its first max_len tokens in training; evaluation
+    reads it whole."""
+    from mtseq2seq.build.tasks import build_tasks
+    from mtseq2seq.build.vocabs import load_or_train
+    from mtseq2seq.recipe.loader import load_recipe
+    from mtseq2seq.specials import EOS
+
+    recipe = load_recipe(heads_recipe(tmp_path), ["train.max_len=4"])
+    task = build_tasks(recipe, load_or_train(recipe, tmp_path / "run"))["en>verb"]
+    train = task.kind.load(task, "train", 4)
+    assert len(train) == 400  # every line kept (sentences have 5-7 words)
+    assert int(train.sizes().max()) == 5  # 4 tokens + EOS
+    batch = task.kind.make_batch(train, torch.arange(3))
+    whole = [train.src.sentence(int(i)) for i in batch.index]
+    assert batch.src.shape == (3, 5) and batch.src[:, -1].eq(EOS).all()
+    assert all(batch.src[b, :4].tolist() == whole[b][:4].tolist() for b in range(3))
+    valid = task.kind.load(task, "valid", None)
+    assert int(valid.sizes().max()) >= 6

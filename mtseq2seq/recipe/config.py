@@ -65,7 +65,7 @@ class ScheduleConfig:
 class TrainConfig:
     max_steps: int = ranged(10000, 1)
     batch_tokens: int = ranged(4096, 1)
-    max_len: int = ranged(128, 1)  # longer sentences (in tokens) are dropped and counted
+    max_len: int = ranged(128, 1)  # longer training sentences (tokens) dropped, counted; classification cuts them
     optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = ranged(5e-4, 0.0)
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])

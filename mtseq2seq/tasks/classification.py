@@ -1,10 +1,12 @@
 """The `classification` kind: one label per source line, from a `classifier` head.
 
 Files per split: `<split>.<encoder slot>` (text) and `<split>.<label slot>` (one label a line).
-Main metric accuracy, also macro-F1.
+Main metric accuracy, also macro-F1. A training source over `train.max_len` tokens is cut to its
+first `max_len` tokens rather than dropped (a long review keeps its opening); the count is logged.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -15,18 +17,25 @@ from ..errors import DataError
 from .base import KINDS, Task
 from .labels import HeadKind, LabelBatch, kept_lines, pad_sources, same_length
 
+log = logging.getLogger(__name__)
+
 
 @dataclass
 class LabeledLines:
     src: Encoded  # every line's source ids
     labels: Tensor  # (N_lines,) label ids
     keep: Tensor  # (N,) kept line numbers
+    max_len: int | None = None  # sources are cut to their first max_len tokens (training)
 
     def __len__(self) -> int:
         return len(self.keep)
 
     def sizes(self) -> Tensor:  # (N,)
-        return self.src.lengths()[self.keep] + 1
+        lengths = self.src.lengths()[self.keep]
+        return (lengths.clamp(max=self.max_len) if self.max_len else lengths) + 1
+
+    def source(self, line: int) -> Tensor:
+        return self.src.sentence(line)[:self.max_len]
 
 
 @KINDS.register("classification")
@@ -44,8 +53,11 @@ class Classification(HeadKind):
             line = wrong[0]
             raise DataError(f"{task.where(role)}: {label_path}, line {line + 1}: expected one "
                             f"label, got {int(labels.lengths()[line])} ({len(wrong)} such lines)")
-        keep = kept_lines(task.where(role), src.lengths(), max_len)
-        return LabeledLines(src, labels.ids.long(), keep)
+        keep = kept_lines(task.where(role), src.lengths(), None)
+        if max_len:
+            cut = int(src.lengths()[keep].gt(max_len).sum())
+            log.info("%s: %d sources cut to their first %d tokens", task.where(role), cut, max_len)
+        return LabeledLines(src, labels.ids.long(), keep, max_len)
 
     def from_lines(self, task: Task, lines: list[str]) -> LabeledLines:
         """Examples to predict from raw source lines (no labels), for `translate`."""
@@ -55,7 +67,7 @@ class Classification(HeadKind):
 
     def make_batch(self, data: LabeledLines, rows: Tensor) -> LabelBatch:
         lines = data.keep[rows]
-        src, mask = pad_sources([data.src.sentence(i) for i in lines.tolist()])
+        src, mask = pad_sources([data.source(i) for i in lines.tolist()])
         return LabelBatch(src, mask, data.labels[lines], None, lines)
 
     def texts(self, task: Task, best: Tensor, batch: LabelBatch) -> list[str]:
