@@ -7,6 +7,7 @@ and exits with status 2 instead of showing a traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import sys
@@ -14,7 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import BinaryIO, Callable, Iterable, Iterator, Sequence
 
 from tqdm import tqdm
 
@@ -150,6 +151,24 @@ def atomic_write_lines(path: Path, lines: Iterable[str]) -> int:
     finally:
         Path(temp_name).unlink(missing_ok=True)
     return count
+
+
+@contextlib.contextmanager
+def atomic_binary(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write whose contents replace ``path`` only if the ``with`` block succeeds.
+
+    The data go to a temp file beside ``path`` that is renamed at the end, so a reader never sees a
+    half-written file; an error or an interrupt leaves the old file intact and no temp file behind.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            yield out
+        _make_readable(Path(temp_name))
+        os.replace(temp_name, path)
+    finally:
+        Path(temp_name).unlink(missing_ok=True)
 
 
 def output_dir(path: Path) -> Path:

@@ -35,6 +35,22 @@ def add_decode_args(parser: argparse.ArgumentParser, default_beam: int | None) -
     parser.add_argument("--alpha", type=float, default=None if default_beam is None else 0.6,
                         help="length penalty, GNMT style (default: "
                              f"{'valid.alpha' if default_beam is None else 0.6})")
+    sample = parser.add_argument_group("sampling (instead of greedy or beam search)")
+    sample.add_argument("--sample", action="store_true",
+                        help="draw each output token at random from the model's distribution "
+                             + ("(with --n-best N: N samples per line)" if default_beam else
+                                "(default: the recipe's valid.sample)"))
+    sample.add_argument("--temperature", type=float, default=None,
+                        help="divides the logits: below 1 sharper, above 1 flatter (default: 1, "
+                             "or valid.temperature)")
+    sample.add_argument("--top-k", type=int, default=None,
+                        help="draw only from the k most probable tokens (default: 0 = all)")
+    sample.add_argument("--top-p", type=float, default=None,
+                        help="draw only from the most probable tokens whose probabilities sum to "
+                             "p (nucleus; default: 1 = all)")
+    sample.add_argument("--seed", type=int, default=None,
+                        help="seed of the sampling generator (default: 1, or valid.sample_seed): "
+                             "the same seed and input give the same outputs")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
 
 

@@ -6,6 +6,7 @@ import json
 import logging
 import shlex
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from . import saving
@@ -18,11 +19,14 @@ from .evaluate import TaskScore, evaluate_task, format_scores
 from .inference import generates, resolve_pair, translate_lines
 from .interrupt import Interrupted, StopRequest, exit_status
 from .logs import setup_logging
-from .recipe.config import Recipe
+from .recipe.config import Recipe, ValidConfig
 from .recipe.describe import describe
 from .recipe.loader import load_recipe
+from .search import Sampling
 from .task_names import resolve_task
 from .tasks import DecodeSettings
+from .trainer import sampling_of
+from .validate import format_table, validate_task
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +51,7 @@ def prepare(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
     from .build.trainer import build_trainer
-    from .validate import ValidResult, format_table
+    from .validate import ValidResult
 
     recipe, run_dir = _recipe(args)
     last = run_dir / saving.LAST
@@ -89,25 +93,49 @@ def _test_best(recipe: Recipe, best: Path, device) -> int:
     return 0
 
 
-def _settings(recipe: Recipe, beam: int | None = None, alpha: float | None = None
-              ) -> DecodeSettings:
+def _settings(recipe: Recipe, args: argparse.Namespace | None = None) -> DecodeSettings:
+    """Decoding as the recipe's `valid:` says, with the command line's flags on top."""
+    beam, alpha = getattr(args, "beam", None), getattr(args, "alpha", None)
     return DecodeSettings(beam or recipe.valid.beam,
-                          recipe.valid.alpha if alpha is None else alpha, recipe.train.batch_tokens)
+                          recipe.valid.alpha if alpha is None else alpha, recipe.train.batch_tokens,
+                          sampling=sampling_from(args, recipe.valid))
+
+
+def sampling_from(args: argparse.Namespace | None, valid: ValidConfig | None) -> Sampling | None:
+    """`--sample` and its options (falling back on the recipe's valid.*), or None for search."""
+    flags = {name: getattr(args, name, None) for name in ("temperature", "top_k", "top_p", "seed")}
+    if not getattr(args, "sample", False):
+        if any(value is not None for value in flags.values()):
+            given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
+            raise UserError(f"{', '.join(given)}: only used with --sample")
+        return sampling_of(valid) if valid is not None else None
+    base = sampling_of(valid) if valid is not None and valid.sample else Sampling()
+    chosen = {"temperature": base.temperature, "top_k": base.top_k, "top_p": base.top_p,
+              "seed": base.seed, **{k: v for k, v in flags.items() if v is not None}}
+    try:
+        return Sampling(**chosen)
+    except ValueError as err:
+        raise UserError(f"--sample: {err}") from None
 
 
 def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
                      settings: DecodeSettings, device) -> list[TaskScore]:
-    """Decode and score ``tasks`` on split ``role``; the table is also written as JSON."""
+    """Decode and score ``tasks`` on split ``role``; the table is also written as JSON, with
+    each task's teacher-forced loss and perplexity on the split."""
     loaded = load_checkpoint(path, device, recipe)
-    scores = []
+    scores, forced = [], []
     for name in tasks:
         task = loaded.tasks[name]
         data = task.kind.load(task, role, None)
+        forced.append(validate_task(loaded.model, task, data, settings.batch_tokens, device))
         scores.append(evaluate_task(loaded.model, task, role, data, settings, device)[0])
     out = path.with_name(f"{path.stem}.{role}.scores.json")
     out.write_text(json.dumps({"checkpoint": str(path), "step": loaded.step, "split": role,
                                "beam": settings.beam, "alpha": settings.alpha,
-                               "scores": [s.as_dict() for s in scores]}, indent=2) + "\n")
+                               "sampling": asdict(settings.sampling) if settings.sampling else None,
+                               "scores": [s.as_dict() for s in scores],
+                               "teacher_forced": [f.as_dict() for f in forced]}, indent=2) + "\n")
+    print(f"\nteacher-forced on {role} ({path.name}):\n{format_table(forced)}")
     log.info("scores written to %s", out)
     return scores
 
@@ -120,7 +148,7 @@ def evaluate(args: argparse.Namespace) -> int:
         if args.split == "test" and not recipe.tasks[task].test:
             raise UserError(f"--split test: task '{task}' names no test split (tasks.{task}.test)")
     scores = score_checkpoint(recipe, Path(args.checkpoint), args.split, tasks,
-                              _settings(recipe, args.beam, args.alpha), pick_device(args.device))
+                              _settings(recipe, args), pick_device(args.device))
     print(format_scores(scores))
     return 0
 
@@ -130,8 +158,11 @@ def translate(args: argparse.Namespace) -> int:
     from .hypotheses import DEFAULT_MAX_LEN
     from .translate_io import check_pair_args, note_zero_shot, read_input, write_output
 
-    if args.beam < 1 or not 1 <= args.n_best <= args.beam:
+    sampling = sampling_from(args, None)
+    if sampling is None and (args.beam < 1 or not 1 <= args.n_best <= args.beam):
         raise UserError(f"--beam {args.beam} --n-best {args.n_best}: need 1 <= n-best <= beam")
+    if args.n_best < 1:
+        raise UserError(f"--n-best {args.n_best}: need at least 1")
     check_pair_args(args.task, args.encoder, args.decoder)  # before the slow checkpoint load
     setup_logging(None, getattr(args, "verbose", False))  # warnings on stderr, stdout stays clean
     device = pick_device(args.device)
@@ -147,7 +178,7 @@ def translate(args: argparse.Namespace) -> int:
         out: list[list] = [[] for _ in lines]
         for row, hyps in translate_lines(loaded.model, loaded.vocabs, pair, lines, args.beam,
                                          args.alpha, args.n_best, args.batch_size, max_len,
-                                         device):
+                                         device, sampling):
             out[row] = hyps
         write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
     else:

@@ -3,19 +3,25 @@
 Every metric returns a `MetricResult` whose ``score`` is on a 0-100 scale, higher is better, and
 whose ``signature`` says exactly how it was computed (sacrebleu's signature for BLEU and chrF), so
 reported numbers can be reproduced. `compute` gives all of them one call shape for the trainer.
-The metrics of classification and sequence-labelling heads live in `label_metrics` and are
-registered here too.
+The metrics of classification and sequence-labelling heads live in `label_metrics`, distinct-1/2
+in `text_metrics`; they are registered here too.
+
+An entry of ``refs`` is a `Reference`: a str, or a tuple of the example's several references (the
+first is the primary one). BLEU and chrF score against all of them (sacrebleu's multi-reference
+mode, ``nrefs:`` in the signature); exact match counts a hypothesis equal to any of them; every
+other metric scores against the first.
 """
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from typing import Callable, Sequence
 
 from sacrebleu.metrics import BLEU, CHRF
 
-from . import label_metrics, trees
+from . import label_metrics, text_metrics, trees
 from .errors import DataError, unknown
-from .metric_result import MetricResult
+from .metric_result import MetricResult, Reference, first_references, nrefs, reference_streams
 from .metric_result import check_pair as _check_pair
 from .metric_result import ratio as _ratio
 
@@ -24,22 +30,30 @@ from .metric_result import ratio as _ratio
 TREE_F1_VERSION = "1"
 
 
-def bleu(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
-    """Corpus BLEU with sacrebleu's defaults (13a tokenization, exp smoothing) on detokenized lines."""
+def bleu(hyps: Sequence[str], refs: Sequence[Reference]) -> MetricResult:
+    """Corpus BLEU with sacrebleu's defaults (13a tokenization, exp smoothing) on detokenized lines.
+
+    Against every reference of each example (`reference_streams`; an example with fewer than the
+    others is scored against those it has, and the signature says ``nrefs:var``).
+    """
     _check_pair(hyps, refs)
     metric = BLEU()
-    result = metric.corpus_score(list(hyps), [list(refs)])
+    result = metric.corpus_score(list(hyps), reference_streams(refs))
     extra = {"precisions": list(result.precisions), "bp": result.bp,
-             "sys_len": result.sys_len, "ref_len": result.ref_len}
+             "sys_len": result.sys_len, "ref_len": result.ref_len, "nrefs": nrefs(refs)}
     return MetricResult("bleu", result.score, str(metric.get_signature()), len(hyps), extra)
 
 
-def chrf(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
-    """Corpus chrF (sacrebleu defaults: chrF2, character 6-grams, no word n-grams) on detokenized lines."""
+def chrf(hyps: Sequence[str], refs: Sequence[Reference]) -> MetricResult:
+    """Corpus chrF (sacrebleu defaults: chrF2, character 6-grams, no word n-grams) on detokenized lines.
+
+    Against every reference of each example, as `bleu` (sacrebleu takes each segment's best one).
+    """
     _check_pair(hyps, refs)
     metric = CHRF()
-    result = metric.corpus_score(list(hyps), [list(refs)])
-    extra = {"char_order": result.char_order, "word_order": result.word_order, "beta": result.beta}
+    result = metric.corpus_score(list(hyps), reference_streams(refs))
+    extra = {"char_order": result.char_order, "word_order": result.word_order, "beta": result.beta,
+             "nrefs": nrefs(refs)}
     return MetricResult("chrf", result.score, str(metric.get_signature()), len(hyps), extra)
 
 
@@ -51,7 +65,7 @@ def _gold_spans(ref_line: str, words: list[str], line: int) -> Counter[tuple[str
         raise DataError(f"reference tree on line {line} is malformed: {err}") from None
 
 
-def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
+def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[Reference],
             sentences: Sequence[str]) -> MetricResult:
     """Labeled bracketing F1 over the corpus (micro-averaged, EVALB-style), 0-100.
 
@@ -61,7 +75,7 @@ def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
 
     Args:
         hyp_lines: predicted linearized trees, one per sentence.
-        ref_lines: gold linearized trees.
+        ref_lines: gold linearized trees; of several per sentence only the first is used.
         sentences: the source sentences, whitespace-tokenized into the words the trees cover.
 
     Raises:
@@ -70,6 +84,7 @@ def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
     """
     _check_pair(hyp_lines, ref_lines)
     _check_pair(hyp_lines, sentences)
+    ref_lines = first_references(ref_lines)
     matched = hyp_total = gold_total = well_formed = leaves_match = 0
     for line, (hyp, ref, sentence) in enumerate(zip(hyp_lines, ref_lines, sentences), start=1):
         words = sentence.split()
@@ -95,13 +110,26 @@ def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[str],
     return MetricResult("tree_f1", f1, signature, n, extra)
 
 
-def exact_match(hyps: Sequence[str], refs: Sequence[str]) -> MetricResult:
-    """Percentage of hypotheses identical to their reference after collapsing whitespace."""
+def exact_match(hyps: Sequence[str], refs: Sequence[Reference]) -> MetricResult:
+    """Percentage of hypotheses identical to their reference after collapsing whitespace.
+
+    With several references per example a hypothesis equal to any one of them counts as a match;
+    the signature then ends in ``|refs:any|nrefs:<k or var>`` (with one reference each it is
+    unchanged, ``exact_match|whitespace:normalized``).
+    """
     _check_pair(hyps, refs)
-    same = sum(" ".join(h.split()) == " ".join(r.split()) for h, r in zip(hyps, refs))
-    extra = {"matches": same}
-    return MetricResult("exact_match", _ratio(same, len(hyps)), "exact_match|whitespace:normalized",
-                        len(hyps), extra)
+    streams = reference_streams(refs)
+    same = sum(_normalized(hyp) in {_normalized(r) for r in column if r is not None}
+               for hyp, column in zip(hyps, zip(*streams)))
+    signature = "exact_match|whitespace:normalized"
+    if len(streams) > 1:
+        signature += f"|refs:any|nrefs:{nrefs(refs)}"
+    return MetricResult("exact_match", _ratio(same, len(hyps)), signature, len(hyps),
+                        {"matches": same})
+
+
+def _normalized(line: str) -> str:
+    return " ".join(line.split())
 
 
 def token_accuracy(correct: int, total: int) -> MetricResult:
@@ -112,10 +140,10 @@ def token_accuracy(correct: int, total: int) -> MetricResult:
                         {"correct": correct, "total": total})
 
 
-MetricFn = Callable[[Sequence[str], Sequence[str], "Sequence[str] | None"], MetricResult]
+MetricFn = Callable[[Sequence[str], Sequence[Reference], "Sequence[str] | None"], MetricResult]
 
 
-def _needs_sources(hyps: Sequence[str], refs: Sequence[str],
+def _needs_sources(hyps: Sequence[str], refs: Sequence[Reference],
                    sources: Sequence[str] | None) -> MetricResult:
     """Adapter: tree F1 needs the source sentences to put the words back."""
     if sources is None:
@@ -123,23 +151,40 @@ def _needs_sources(hyps: Sequence[str], refs: Sequence[str],
     return tree_f1(hyps, refs, sources)
 
 
-# Every entry takes (hyps, refs, sources); only tree_f1 uses sources.
+def _on_first_reference(fn: MetricFn) -> MetricFn:
+    """Adapter: the label metrics score the primary reference only, and take plain strings."""
+
+    @functools.wraps(fn)
+    def scored(hyps: Sequence[str], refs: Sequence[Reference],
+               sources: Sequence[str] | None = None) -> MetricResult:
+        _check_pair(hyps, refs)
+        return fn(hyps, first_references(refs), sources)
+
+    return scored
+
+
+# Every entry takes (hyps, refs, sources); only tree_f1 uses sources, distinct_* ignore refs.
 METRICS: dict[str, MetricFn] = {
     "bleu": lambda hyps, refs, sources=None: bleu(hyps, refs),
     "chrf": lambda hyps, refs, sources=None: chrf(hyps, refs),
     "tree_f1": _needs_sources,
     "exact_match": lambda hyps, refs, sources=None: exact_match(hyps, refs),
-    # classification and sequence-labelling heads (see label_metrics)
-    "accuracy": label_metrics.label_accuracy,
-    "macro_f1": label_metrics.macro_f1,
-    "word_accuracy": label_metrics.word_accuracy,
-    "span_f1": label_metrics.span_f1,
+    "distinct_1": text_metrics.distinct_1,
+    "distinct_2": text_metrics.distinct_2,
+    # classification and sequence-labelling heads (see label_metrics), on the first reference
+    "accuracy": _on_first_reference(label_metrics.label_accuracy),
+    "macro_f1": _on_first_reference(label_metrics.macro_f1),
+    "word_accuracy": _on_first_reference(label_metrics.word_accuracy),
+    "span_f1": _on_first_reference(label_metrics.span_f1),
 }
 
 
 def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
     """Decorator for a plugin's metric ``fn(hyps, refs, sources) -> MetricResult`` (0-100,
-    higher is better), usable as ``tasks.<t>.metric: name`` or as a task kind's metric."""
+    higher is better), usable as ``tasks.<t>.metric: name`` or as a task kind's metric.
+
+    An entry of ``refs`` may be a tuple of references; `first_references` and `reference_streams`
+    turn them into what the metric needs."""
 
     def add(fn: MetricFn) -> MetricFn:
         old = METRICS.get(name)
@@ -152,9 +197,11 @@ def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
     return add
 
 
-def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
+def compute(name: str, hyps: Sequence[str], refs: Sequence[Reference],
             sources: Sequence[str] | None = None) -> MetricResult:
     """Compute the metric called ``name``; ``sources`` is needed only by ``tree_f1``.
+
+    Each entry of ``refs`` is a str or a tuple of the example's references (first = primary).
 
     Raises:
         ValueError: for an unknown name (the message lists the known ones) or bad inputs.
@@ -164,5 +211,5 @@ def compute(name: str, hyps: Sequence[str], refs: Sequence[str],
     return METRICS[name](hyps, refs, sources)
 
 
-__all__ = ["METRICS", "MetricResult", "bleu", "chrf", "compute", "exact_match", "register_metric",
-           "token_accuracy", "tree_f1"]
+__all__ = ["METRICS", "MetricResult", "Reference", "bleu", "chrf", "compute", "exact_match",
+           "first_references", "reference_streams", "register_metric", "token_accuracy", "tree_f1"]

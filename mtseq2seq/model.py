@@ -10,17 +10,26 @@ from torch import Tensor, nn
 
 from .modules import EncoderOutput
 
+Slots = str | tuple[str, ...]  # a task's encoder slot, or its encoder slots (a multi-source task)
+Source = Tensor | tuple[Tensor, ...]  # the input of each encoder slot, in the same order
+
 
 class MultiTaskModel(nn.Module):
-    """``encoders[slot]``, ``decoders[slot]``, and ``tasks[name] = (encoder slot, decoder slot)``."""
+    """``encoders[slot]``, ``decoders[slot]``, and ``tasks[name] = (encoder slot(s), decoder slot)``."""
 
     def __init__(self, encoders: dict[str, nn.Module], decoders: dict[str, nn.Module],
-                 tasks: dict[str, tuple[str, str]]) -> None:
+                 tasks: dict[str, tuple[Slots, str]]) -> None:
         super().__init__()
         self.encoders = nn.ModuleDict(encoders)
         self.decoders = nn.ModuleDict(decoders)
         self.tasks = dict(tasks)
 
-    def encode(self, slot: str, src: Tensor, src_mask: Tensor) -> EncoderOutput:
-        """``src`` (B, S) and ``src_mask`` (B, S) bool -> states (B, S, D) and mask (B, S)."""
-        return self.encoders[slot](src, src_mask)
+    def encode(self, slots: Slots, src: Source, src_mask: Source) -> EncoderOutput:
+        """``src`` (B, S) and ``src_mask`` (B, S) bool -> states (B, S, D) and mask (B, S).
+
+        For several slots, ``src`` and ``src_mask`` hold one input per slot, and the memory is
+        their outputs side by side (`EncoderOutput.concat`)."""
+        if isinstance(slots, str):
+            return self.encoders[slots](src, src_mask)
+        return EncoderOutput.concat([self.encoders[slot](x, mask)
+                                     for slot, x, mask in zip(slots, src, src_mask, strict=True)])

@@ -35,6 +35,7 @@ from .progress import MetricsLog, Progress
 from .recipe.config import TrainConfig, ValidConfig
 from .resume import RunRecord, continue_run, restore, run_state
 from .scheduler import TaskScheduler
+from .search import Sampling
 from .selection import BestTracker
 from .tasks import DecodeSettings, Task
 from .tasks.base import Examples
@@ -206,7 +207,7 @@ class Trainer:
         scores = []
         if valid.decode:
             settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
-                                      valid.decode_sentences)
+                                      valid.decode_sentences, sampling_of(valid))
             scores = [evaluate_task(self.model, self.tasks[name], "valid", data, settings,
                                     self.device, self.data.valid_refs[name])[0]
                       for name, data in self.data.valid.items()]
@@ -263,3 +264,9 @@ class Trainer:
 
     def load_state_dict(self, state: dict) -> None:
         restore(self, state)
+
+
+def sampling_of(valid: ValidConfig) -> Sampling | None:
+    """Validation's sampling settings, or None when it decodes by search."""
+    return Sampling(valid.temperature, valid.top_k, valid.top_p, valid.sample_seed) \
+        if valid.sample else None

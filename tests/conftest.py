@@ -99,8 +99,8 @@ def task_split(recipe, task: str, role: str, vocabs: dict, max_len: int | None):
     from mtseq2seq.data.loading import load_split
 
     built = build_tasks(recipe, vocabs)[task]
-    src_path, tgt_path = built.files[role]
-    return load_split(built.where(role), src_path, tgt_path, built.vocabs[built.encoder],
+    *src_paths, tgt_path = built.files[role]
+    return load_split(built.where(role), tuple(src_paths), tgt_path, built.source_specs(),
                       built.vocabs[built.decoder], max_len)
 
 

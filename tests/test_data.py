@@ -70,7 +70,9 @@ def test_batches_respect_token_budget_and_iterator_resumes(tiny_corpus: Path, tm
     data, _ = task_split(recipe, "en>de", "train", vocabs, max_len=None)
     batches = bucket_batches(data, 40, torch.Generator().manual_seed(0))
     assert sorted(torch.cat(batches).tolist()) == list(range(200))  # every sentence once
-    src_len, tgt_len = data.lengths()
+    src_len = data.srcs[0].encoded.lengths()[data.keep] + 1  # EOS
+    tgt_len = data.tgt.lengths()[data.keep] + 1  # BOS
+    assert torch.equal(data.sizes(), torch.maximum(src_len, tgt_len))
     for rows in batches:
         assert len(rows) == 1 or torch.maximum(src_len, tgt_len)[rows].max() * len(rows) <= 40
     whole = TaskIterator(data, collate, 40, seed=3)

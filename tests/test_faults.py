@@ -94,7 +94,7 @@ def test_empty_and_long_lines_dropped_counted_and_logged(trained, tmp_path, capl
         loaded, stats = task_split(recipe, "en>de", "train", vocabs, max_len=4)
     assert (stats.lines, stats.kept, stats.empty, stats.too_long) == (5, 1, 3, 1)
     assert loaded.keep.tolist() == [0]
-    assert "en>de train: 1/5 pairs kept (3 empty dropped, 1 over the length limit dropped)" \
+    assert "en>de train: 1/5 examples kept (3 empty dropped, 1 over the length limit dropped)" \
         in caplog.text
 
 
@@ -116,7 +116,7 @@ def test_missing_or_empty_split_file(trained, tmp_path, capsys) -> None:
         task_split(recipe, "en>de", "valid", vocabs, None)
     (data / "valid.en").write_text("\n\n")
     (data / "valid.de").write_text("a\n\n")
-    with pytest.raises(DataError, match=r"no usable sentence pairs .* \(0/2 pairs kept \(2 empty"):
+    with pytest.raises(DataError, match=r"no usable examples .* \(0/2 examples kept \(2 empty"):
         task_split(recipe, "en>de", "valid", vocabs, None)
 
 

@@ -123,8 +123,8 @@ def test_token_accuracy():
 
 def test_compute_by_name():
     built_in = {name for name, fn in METRICS.items() if fn.__module__.startswith("mtseq2seq.")}
-    assert built_in == {"bleu", "chrf", "tree_f1", "exact_match", "accuracy", "macro_f1",
-                        "word_accuracy", "span_f1"}  # plugins' metrics (tests) come from elsewhere
+    assert built_in == {"bleu", "chrf", "tree_f1", "exact_match", "distinct_1", "distinct_2",
+                        "accuracy", "macro_f1", "word_accuracy", "span_f1"}  # plugins' come from elsewhere
     assert compute("bleu", HYPS, REFS).score == bleu(HYPS, REFS).score
     assert compute("chrf", HYPS, REFS, sources=None).score == chrf(HYPS, REFS).score
     assert compute("exact_match", HYPS, HYPS).score == 100.0
@@ -140,3 +140,123 @@ def test_compute_unknown_name_lists_known_ones():
     for name in ("bleu", "chrf", "exact_match", "tree_f1"):
         assert name in message
     assert "did you mean 'bleu'" in message
+
+
+# --- several references per example -------------------------------------------------------------
+
+MULTI_HYPS = [
+    "The cat is sitting on the mat.",
+    "He went to the market yesterday.",
+    "It is raining heavily today.",
+    "She did not like the movie at all.",
+    "The train arrives at noon.",
+    "We will meet again next week.",
+]
+MULTI_REFS_1 = [
+    "The cat sat on the mat.",
+    "Yesterday he went to the market.",
+    "Today it rains a lot.",
+    "She really disliked the film.",
+    "The train gets in at twelve.",
+    "We shall see each other next week.",
+]
+MULTI_REFS_2 = [
+    "A cat is sitting on the mat.",
+    "He went to the market yesterday.",
+    "It is raining heavily today.",
+    "She did not like the film at all.",
+    "The train arrives at midday.",
+    "We will meet next week again.",
+]
+MULTI_REFS = list(zip(MULTI_REFS_1, MULTI_REFS_2))  # tuples: (primary, second)
+
+
+def test_reference_helpers():
+    from mtseq2seq.metric_result import first_references, nrefs, reference_streams
+    refs = ["a", ("b", "c"), ("d",)]
+    assert reference_streams(refs) == [["a", "b", "d"], [None, "c", None]]
+    assert first_references(refs) == ["a", "b", "d"]
+    assert nrefs(refs) == "var" and nrefs(MULTI_REFS) == "2" and nrefs(REFS) == "1"
+    assert reference_streams(REFS) == [REFS]
+
+
+def test_multi_reference_bleu_and_chrf_match_sacrebleu():
+    streams = [MULTI_REFS_1, MULTI_REFS_2]
+    result = bleu(MULTI_HYPS, MULTI_REFS)
+    assert result.score == sacrebleu.corpus_bleu(MULTI_HYPS, streams).score
+    assert result.score > bleu(MULTI_HYPS, MULTI_REFS_1).score + 10  # the second one counts
+    assert "nrefs:2|" in result.signature and result.extra["nrefs"] == "2"
+    result = chrf(MULTI_HYPS, MULTI_REFS)
+    assert result.score == sacrebleu.corpus_chrf(MULTI_HYPS, streams).score
+    assert result.score != chrf(MULTI_HYPS, MULTI_REFS_1).score
+    assert "nrefs:2|" in result.signature
+
+
+def test_single_reference_is_unchanged():
+    for metric, direct in ((bleu, sacrebleu.corpus_bleu), (chrf, sacrebleu.corpus_chrf)):
+        as_str, as_tuple = metric(HYPS, REFS), metric(HYPS, [(r,) for r in REFS])
+        assert as_str.score == as_tuple.score == direct(HYPS, [REFS]).score
+        assert as_str.signature == as_tuple.signature and "nrefs:1|" in as_str.signature
+    assert exact_match(HYPS, REFS).signature == "exact_match|whitespace:normalized"
+
+
+def test_ragged_references_pad_with_none():
+    # Example 2 has one (long) reference: sacrebleu drops the None for it alone; an "" would be
+    # scored as an empty reference, closer in length to the hypothesis, and change BLEU's ref_len.
+    long_ref = "Yesterday he went to the big market in the town centre with all his old friends."
+    refs = [MULTI_REFS[0], long_ref, *MULTI_REFS[2:]]
+    first = [MULTI_REFS_1[0], long_ref, *MULTI_REFS_1[2:]]
+    second = [MULTI_REFS_2[0], None, *MULTI_REFS_2[2:]]
+    for metric, direct in ((bleu, sacrebleu.corpus_bleu), (chrf, sacrebleu.corpus_chrf)):
+        result = metric(MULTI_HYPS, refs)
+        assert result.score == direct(MULTI_HYPS, [first, second]).score
+        assert "nrefs:var|" in result.signature and result.extra["nrefs"] == "var"
+    padded_empty = sacrebleu.corpus_bleu(MULTI_HYPS, [first, [s or "" for s in second]])
+    assert bleu(MULTI_HYPS, refs).extra["ref_len"] != padded_empty.ref_len
+
+
+@pytest.mark.parametrize("bad", [(), ("ok", 3), ["a list"], None])
+def test_malformed_reference_entries_are_refused(bad):
+    for name in ("bleu", "chrf", "exact_match", "accuracy", "span_f1"):
+        with pytest.raises(ValueError, match="reference 2"):
+            compute(name, ["x", "y"], ["x", bad])
+
+
+def test_exact_match_any_reference():
+    hyps = ["a  b", "c d", "e f", "g"]
+    refs = [("x", "a b"), ("c d", "y"), ("p", "q"), "g"]
+    result = exact_match(hyps, refs)
+    assert result.score == 75.0 and result.extra["matches"] == 3
+    assert result.signature == "exact_match|whitespace:normalized|refs:any|nrefs:var"
+    assert exact_match(hyps[:3], refs[:3]).signature.endswith("|refs:any|nrefs:2")
+
+
+def test_first_reference_metrics():
+    assert tree_f1(GOLD, [(g, "(S XX )S") for g in GOLD], SENTENCES).score == 100.0
+    assert compute("accuracy", ["a", "b"], [("a", "b"), ("c", "b")]).score == 50.0
+    assert compute("span_f1", ["B-PER O"], [("B-PER O", "O O")]).score == 100.0
+    assert compute("word_accuracy", ["O O"], [("O B-LOC", "O O")]).score == 50.0
+
+
+# --- distinct-n -----------------------------------------------------------------------------------
+
+def test_distinct_hand_worked():
+    hyps = ["i do not know", "i do not know", "i like it", ""]
+    # unigrams: 4 + 4 + 3 = 11 tokens; distinct {i, do, not, know, like, it} = 6
+    # bigrams: 3 + 3 + 2 = 8; distinct {i do, do not, not know, i like, like it} = 5
+    one = compute("distinct_1", hyps, ["ignored"] * 4)
+    two = compute("distinct_2", hyps, ["ignored"] * 4, sources=None)
+    assert one.score == pytest.approx(100 * 6 / 11) and one.extra == {"distinct": 6, "total": 11}
+    assert two.score == pytest.approx(100 * 5 / 8) and two.extra == {"distinct": 5, "total": 8}
+    assert one.signature == "distinct|n:1|tok:whitespace|version:1"
+    assert two.signature == "distinct|n:2|tok:whitespace|version:1"
+    assert (one.name, one.n, two.name) == ("distinct_1", 4, "distinct_2")
+
+
+def test_distinct_edge_cases():
+    from mtseq2seq.text_metrics import distinct_1, distinct_2
+    assert distinct_1(["", "  "]).score == 0.0 and distinct_2(["a", "b"]).score == 0.0
+    assert distinct_2(["a b", "b a"]).score == 100.0  # bigrams never cross hypotheses
+    assert distinct_1(["a A a"]).extra == {"distinct": 2, "total": 3}  # case-sensitive
+    with pytest.raises(ValueError):
+        distinct_1([])

@@ -1,10 +1,13 @@
 """Contract tests over every registered encoder x decoder type, plus family-specific checks.
 
 New types are covered automatically: options come from ``TINY`` when the type is known, otherwise
-from ``FALLBACK`` filtered by the constructor's signature (``Registry.options``).
+from ``FALLBACK`` filtered by the constructor's signature (``Registry.options``). An encoder's
+input is made for its ``input_kind`` (token ids, feature vectors, or facts) by ``encoder_input``,
+and "the row alone" is that input trimmed of its padding along every axis (``trim``).
 """
 from __future__ import annotations
 
+import inspect
 import itertools
 from typing import Any
 
@@ -16,10 +19,13 @@ from mtseq2seq.modules import DECODERS, ENCODERS, EncoderOutput
 from mtseq2seq.modules.base import padding_mask
 from mtseq2seq.registry import Registry
 
-VOCAB, PAD, DIM = 23, 0, 16
+VOCAB, PAD, DIM, FEATURES, FACT_LEN = 23, 0, 16, 8, 3
 TINY: dict[str, dict[str, Any]] = {
     "transformer": {"dim": DIM, "layers": 2, "heads": 2, "ff": 32, "dropout": 0.1},
     "rnn": {"dim": DIM, "embed_dim": 12, "layers": 2, "dropout": 0.1},
+    "features": {"input_dim": FEATURES, "dim": DIM, "layers": 1, "heads": 2, "ff": 32,
+                 "dropout": 0.1, "positions": True},
+    "facts": {"dim": DIM, "layers": 1, "heads": 2, "ff": 32, "dropout": 0.1},
 }
 FALLBACK: dict[str, Any] = {"dim": DIM, "layers": 1, "heads": 2, "ff": 32, "embed_dim": DIM, "dropout": 0.1}
 PAIRS = list(itertools.product(ENCODERS.names(), DECODERS.names()))
@@ -34,7 +40,9 @@ def tiny_options(registry: Registry, name: str, **override: Any) -> dict[str, An
 
 def build(registry: Registry, name: str, seed: int = 0, **override: Any) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return registry.build(name, tiny_options(registry, name, **override), vocab_size=VOCAB, pad_id=PAD)
+    accepted = inspect.signature(registry.get(name).__init__).parameters
+    provided = {k: v for k, v in (("vocab_size", VOCAB), ("pad_id", PAD)) if k in accepted}
+    return registry.build(name, tiny_options(registry, name, **override), **provided)
 
 
 def padded_batch(lengths: list[int], seed: int = 1) -> torch.Tensor:
@@ -45,8 +53,43 @@ def padded_batch(lengths: list[int], seed: int = 1) -> torch.Tensor:
     return tokens.masked_fill(~keep, PAD)
 
 
-def encode(encoder: torch.nn.Module, src: torch.Tensor) -> EncoderOutput:
-    return encoder(src, padding_mask(src, PAD))
+def encoder_input(encoder: torch.nn.Module, lengths: list[int], seed: int = 1
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(src, src_mask) of B examples of the given lengths, in the encoder's input kind: ids
+    (B, S); vectors (B, K, FEATURES); or facts of FACT_LEN tokens (the last one shorter), (B, F, L)."""
+    kind = getattr(encoder, "input_kind", "tokens")
+    if kind == "tokens":
+        src = padded_batch(lengths, seed)
+        return src, padding_mask(src, PAD)
+    keep = torch.arange(max(lengths))[None, :] < torch.tensor(lengths)[:, None]  # (B, S)
+    if kind == "features":
+        gen = torch.Generator().manual_seed(seed)
+        return torch.randn(*keep.shape, FEATURES, generator=gen) * keep[:, :, None], keep
+    assert kind == "facts", kind
+    ids = padded_batch(lengths, seed)  # (B, S) then cut into facts of FACT_LEN tokens
+    facts = -(-max(lengths) // FACT_LEN)
+    ids = F.pad(ids, (0, facts * FACT_LEN - ids.size(1)), value=PAD).view(len(lengths), facts, FACT_LEN)
+    return ids, ids.ne(PAD)  # (B, F, L)
+
+
+def trim(src: torch.Tensor, mask: torch.Tensor, row: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Row ``row`` of an input alone, its padding cut off along every axis of the mask."""
+    real = mask[row]
+    index = [slice(row, row + 1)]
+    for axis in range(real.dim()):
+        other = tuple(d for d in range(real.dim()) if d != axis)
+        used = real.any(dim=other) if other else real
+        index.append(slice(0, int(used.nonzero().max()) + 1))
+    return src[tuple(index)], mask[tuple(index)]
+
+
+def encode(encoder: torch.nn.Module, src: torch.Tensor, mask: torch.Tensor | None = None
+           ) -> EncoderOutput:
+    return encoder(src, padding_mask(src, PAD) if mask is None else mask)
+
+
+def memory_of(encoder: torch.nn.Module, lengths: list[int], seed: int = 1) -> EncoderOutput:
+    return encode(encoder, *encoder_input(encoder, lengths, seed))
 
 
 def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -56,26 +99,26 @@ def max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("name", ENCODERS.names())
 def test_encoder_shapes_mask_and_padding(name: str) -> None:
     encoder = build(ENCODERS, name).eval()
-    src = padded_batch([7, 4, 2])
-    out = encode(encoder, src)
-    assert out.states.shape == (3, 7, encoder.output_size)
-    assert out.mask.dtype == torch.bool and torch.equal(out.mask, src.ne(PAD))
+    src, mask = encoder_input(encoder, [7, 4, 2])
+    out = encode(encoder, src, mask)
+    assert out.states.shape == (3, mask.flatten(1).size(1), encoder.output_size)
+    assert out.mask.dtype == torch.bool and torch.equal(out.mask, mask.flatten(1))
     assert torch.isfinite(out.states).all()
     assert out.states[~out.mask].abs().max() == 0  # padding zeroed
-    for row, length in enumerate([7, 4, 2]):
-        alone = encode(encoder, src[row : row + 1, :length]).states[0]  # (length, D)
-        assert max_diff(out.states[row, :length], alone) < 1e-5
+    for row in range(3):
+        alone = encode(encoder, *trim(src, mask, row))  # the row without its padding
+        assert max_diff(out.states[row][out.mask[row]], alone.states[0][alone.mask[0]]) < 1e-5
 
 
 @pytest.mark.parametrize("enc_name,dec_name", PAIRS)
 def test_decoder_shapes_and_memory_padding(enc_name: str, dec_name: str) -> None:
     encoder, decoder = build(ENCODERS, enc_name).eval(), build(DECODERS, dec_name, seed=2).eval()
     assert decoder.memory_size == encoder.output_size
-    src, tgt_in = padded_batch([6, 3]), padded_batch([5, 5], seed=3)
-    memory = encode(encoder, src)
+    (src, mask), tgt_in = encoder_input(encoder, [6, 3]), padded_batch([5, 5], seed=3)
+    memory = encode(encoder, src, mask)
     logits = decoder(tgt_in, memory)
     assert logits.shape == (2, 5, VOCAB) and torch.isfinite(logits).all()
-    trimmed = encode(encoder, src[1:, :3])  # the short row without its padding
+    trimmed = encode(encoder, *trim(src, mask, 1))  # the short row without its padding
     assert max_diff(logits[1], decoder(tgt_in[1:], trimmed)[0]) < 1e-5
 
 
@@ -83,7 +126,7 @@ def test_decoder_shapes_and_memory_padding(enc_name: str, dec_name: str) -> None
 def test_step_matches_forward(enc_name: str, dec_name: str) -> None:
     encoder, decoder = build(ENCODERS, enc_name).eval(), build(DECODERS, dec_name, seed=2).eval()
     with torch.no_grad():
-        memory = encode(encoder, padded_batch([6, 2, 4]))
+        memory = memory_of(encoder, [6, 2, 4])
         tgt_in = padded_batch([5, 3, 5], seed=4)
         full = decoder(tgt_in, memory)  # (B, T, V)
         state = decoder.init_state(memory)
@@ -97,7 +140,7 @@ def test_reorder_state_commutes_with_index_select(enc_name: str, dec_name: str) 
     encoder, decoder = build(ENCODERS, enc_name).eval(), build(DECODERS, dec_name, seed=2).eval()
     order = torch.tensor([2, 0, 0, 1])
     with torch.no_grad():
-        memory = encode(encoder, padded_batch([5, 2, 4]))
+        memory = memory_of(encoder, [5, 2, 4])
         tgt_in = padded_batch([4, 4, 4], seed=5)
         state = decoder.init_state(memory)
         for t in range(2):
@@ -112,7 +155,7 @@ def test_reorder_state_commutes_with_index_select(enc_name: str, dec_name: str) 
 
 @pytest.mark.parametrize("name", DECODERS.names())
 def test_decoder_is_causal(name: str) -> None:
-    encoder, decoder = build(ENCODERS, ENCODERS.names()[0]).eval(), build(DECODERS, name).eval()
+    encoder, decoder = build(ENCODERS, "transformer").eval(), build(DECODERS, name).eval()
     memory = encode(encoder, padded_batch([5, 3]))
     tgt_in = padded_batch([6, 6], seed=6)
     changed = tgt_in.clone()
@@ -125,9 +168,9 @@ def test_decoder_is_causal(name: str) -> None:
 @pytest.mark.parametrize("enc_name,dec_name", PAIRS)
 def test_bfloat16_autocast(enc_name: str, dec_name: str) -> None:
     encoder, decoder = build(ENCODERS, enc_name), build(DECODERS, dec_name, seed=2)
-    src, tgt_in = padded_batch([5, 3]), padded_batch([4, 2], seed=7)
+    (src, mask), tgt_in = encoder_input(encoder, [5, 3]), padded_batch([4, 2], seed=7)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        memory = encode(encoder, src)
+        memory = encode(encoder, src, mask)
         logits = decoder(tgt_in, memory)
         loss = F.cross_entropy(logits.float().flatten(0, 1), tgt_in.flatten(), ignore_index=PAD)
         state = decoder.init_state(memory)

@@ -96,6 +96,7 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path, 
     generate(tmp_path / "again", seed=1, sizes=SMALL)
     generate(tmp_path / "other", seed=2, sizes=SMALL)
     names = [f"{split}.{slot}" for split in SPLITS for slot in SLOTS] + [MANIFEST_NAME]
+    names += [f"{split}.img.npy" for split in SPLITS]  # image features: test_toydata_modalities.py
     for name in names:
         assert (tmp_path / "again" / name).read_bytes() == (corpus_dir / name).read_bytes(), name
     assert (tmp_path / "other" / "train.en").read_bytes() != (corpus_dir / "train.en").read_bytes()

@@ -94,7 +94,7 @@ def stored_vocabs(state: dict, path: str | Path, recipe: Recipe) -> dict[str, Vo
         except Exception as err:
             raise CheckpointError(f"checkpoint '{path}': the vocabulary of slot '{slot}' is "
                                   f"damaged ({type(err).__name__}: {str(err)[:100]})") from None
-    used = sorted({slot for task in recipe.tasks.values() for slot in (task.encoder, task.decoder)
+    used = sorted({slot for task in recipe.tasks.values() for slot in task.slots
                    if slot in recipe.vocabs})  # the slots that read or write tokens
     lacking = [slot for slot in used if slot not in vocabs]
     if lacking:

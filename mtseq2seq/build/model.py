@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 def build_model(encoders: dict[str, ModuleConfig], decoders: dict[str, ModuleConfig],
                 tasks: dict[str, Task]) -> MultiTaskModel:
     """Modules for every slot some task uses; unused slots are skipped with a warning."""
-    used_enc = {t.encoder for t in tasks.values()}
+    used_enc = {slot for t in tasks.values() for slot in t.encoder_slots}
     used_dec = {t.decoder: t for t in reversed(list(tasks.values()))}  # slot -> its first task
     for side, defined, used in (("encoder", encoders, used_enc), ("decoder", decoders, used_dec)):
         for slot in sorted(set(defined) - set(used)):

@@ -19,17 +19,19 @@ def run_dir_of(recipe: Recipe) -> Path:
 
 
 def ensure_toy_data(recipe: Recipe) -> None:
-    """Generate the toy corpus into data_dir unless a matching one is already there."""
+    """Generate the toy corpus (or the toy dialogue) into data_dir unless a matching one is there."""
     if recipe.toy_data is None:
         return
-    from ..toydata import generate, is_current  # late: only recipes that ask for toy data need it
+    from .. import toydata  # late: only recipes that ask for toy data need it
 
     cfg = recipe.toy_data
+    generate, is_current = (toydata.generate, toydata.is_current) if cfg.kind == "corpus" else \
+        (toydata.generate_dialogue, toydata.is_dialogue_current)
     folder = Path(recipe.data_dir)
     sizes = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
     if is_current(folder, seed=cfg.seed, sizes=sizes, check_hashes=False):
         return
-    log.info("generating the toy corpus into %s (seed %d, sizes %s)", folder, cfg.seed, sizes)
+    log.info("generating the toy %s into %s (seed %d, sizes %s)", cfg.kind, folder, cfg.seed, sizes)
     generate(folder, seed=cfg.seed, sizes=sizes)
 
 

@@ -37,7 +37,7 @@ def parameter_counts(recipe: Recipe, run_dir: Path) -> dict[tuple[str, str], int
     counts = {}
     sizes = {slot: vocab_size(recipe, slot, run_dir) for slot in recipe.vocabs}
     with torch.device("meta"):
-        for slot in {t.encoder for t in recipe.tasks.values()}:
+        for slot in {slot for t in recipe.tasks.values() for slot in t.encoder_slots}:
             cfg = recipe.encoders[slot]
             module = ENCODERS.build(cfg.type, cfg.options, f"encoders.{slot}",
                                     **({"vocab_size": sizes[slot], "pad_id": 0}

@@ -1,28 +1,46 @@
-"""Each task of a recipe as a `tasks.Task`: its kind (from the registry), data files, metrics,
-prediction limits and the vocabularies of its slots."""
+"""Each task of a recipe as a `tasks.Task`: its kind (from the registry), data files, how each
+encoder slot's files are read (`data.sources.SourceSpec`), metrics, prediction limits and the
+vocabularies of its slots."""
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 from ..data.files import task_files
-from ..recipe.config import Recipe, TaskConfig
+from ..data.sources import SourceSpec
+from ..modules import ENCODERS
+from ..recipe.config import ModuleConfig, Recipe, TaskConfig
+from ..recipe.data_files import input_kind, side_files
 from ..tasks import KINDS, Task, TaskKind, task_metrics
 from ..vocab import Vocab
 
 
 def build_tasks(recipe: Recipe, vocabs: dict[str, Vocab]) -> dict[str, Task]:
     """Every task of ``recipe``, in recipe order."""
-    return {name: build_task(name, cfg, recipe.task_data_dir(name), vocabs)
-            for name, cfg in recipe.tasks.items()}
+    return {name: build_task(name, cfg, recipe, vocabs) for name, cfg in recipe.tasks.items()}
 
 
-def build_task(name: str, cfg: TaskConfig, folder, vocabs: dict[str, Vocab]) -> Task:
+def encoder_options(cfg: ModuleConfig) -> dict[str, Any]:
+    """The encoder's options with its constructor's defaults filled in (the data readers use
+    some of them: a facts slot's caps, a features slot's input size)."""
+    params = inspect.signature(ENCODERS.get(cfg.type).__init__).parameters.values()
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    return {**defaults, **cfg.options}
+
+
+def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Vocab]) -> Task:
     kind: TaskKind = KINDS.get(cfg.kind, f"tasks.{name}.kind")()
-    slots = {"encoder": cfg.encoder, "decoder": cfg.decoder}
     splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
+    sources = tuple(SourceSpec(slot, input_kind(recipe, slot), vocabs.get(slot),
+                               encoder_options(recipe.encoders[slot]))
+                    for slot in cfg.encoder_slots)
+    encoder = cfg.encoder_slots if len(cfg.encoder_slots) > 1 else cfg.encoder
     return Task(
-        name=name, kind=kind, encoder=cfg.encoder, decoder=cfg.decoder,
-        files=task_files(folder, splits, tuple(cfg.file_name(side) for side in kind.sides)),
+        name=name, kind=kind, encoder=encoder, decoder=cfg.decoder,
+        files=task_files(recipe.task_data_dir(name), splits,
+                         tuple(file for _, _, file in side_files(recipe, cfg))),
         metrics=task_metrics(kind, cfg.metric, vocabs.get(cfg.decoder)),
         max_len=(cfg.max_len_a if cfg.max_len_a is not None else kind.max_len[0],
                  cfg.max_len_b if cfg.max_len_b is not None else kind.max_len[1]),
-        vocabs={slot: vocabs[slot] for slot in slots.values() if slot in vocabs},
-        ratio=cfg.ratio, patience=cfg.patience)
+        vocabs={slot: vocabs[slot] for slot in cfg.slots if slot in vocabs},
+        ratio=cfg.ratio, patience=cfg.patience, sources=sources)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from ..data.datasets import read_lines
 from ..data.files import split_file
+from ..data.sources import FACT_SEPARATOR
 from ..errors import DataError, UserError
 from ..recipe.config import Recipe, VocabConfig
+from ..recipe.data_files import input_kind, side_files
 from ..vocab import LabelVocab, SentencePieceVocab, Vocab, WordVocab, read_vocab_file
 
 log = logging.getLogger(__name__)
@@ -25,11 +27,19 @@ def training_files(recipe: Recipe, owner: str) -> list[Path]:
     files = []
     for name, task in recipe.tasks.items():
         folder = recipe.task_data_dir(name)
-        for side in ("encoder", "decoder"):
-            slot, path = getattr(task, side), split_file(folder, task.train, task.file_name(side))
+        for _, slot, file_name in side_files(recipe, task):
+            path = split_file(folder, task.train, file_name)
             if slot in recipe.vocabs and vocab_owner(recipe, slot) == owner and path not in files:
                 files.append(path)
     return files
+
+
+def facts_files(recipe: Recipe) -> set[Path]:
+    """Training files of facts slots: their lines are split at ` ||| ` for the vocabulary."""
+    return {split_file(recipe.task_data_dir(name), task.train, file_name)
+            for name, task in recipe.tasks.items()
+            for side, slot, file_name in side_files(recipe, task)
+            if side == "encoder" and input_kind(recipe, slot) == "facts"}
 
 
 def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
@@ -50,7 +60,7 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
         if not files:
             continue  # a vocabulary no task uses
         log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
-        owned[owner] = train_vocab(owner, cfg, files)
+        owned[owner] = train_vocab(owner, cfg, files, facts_files(recipe))
         if cfg.type == "sentencepiece" and len(owned[owner]) < cfg.size:
             log.warning("vocabs.%s: asked for %d entries, the training text gave only %d (it "
                         "has no more pieces to add); set vocabs.%s.size: %d to say so",
@@ -64,10 +74,12 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
 
 
 class _Lines:
-    """Lines of several files; remembers our own error, which SentencePiece turns into RuntimeError."""
+    """Lines of several files (a facts file's facts one by one); remembers our own error, which
+    SentencePiece turns into RuntimeError."""
 
-    def __init__(self, files: list[Path]) -> None:
-        self.lines = (line for path in files for line in read_lines(path))
+    def __init__(self, files: list[Path], facts: set[Path] = frozenset()) -> None:
+        self.lines = (piece for path in files for line in read_lines(path)
+                      for piece in (line.split(FACT_SEPARATOR) if path in facts else (line,)))
         self.error: UserError | None = None
 
     def __iter__(self) -> "_Lines":
@@ -81,9 +93,11 @@ class _Lines:
             raise
 
 
-def train_vocab(owner: str, cfg: VocabConfig, files: list[Path]) -> Vocab:
-    """Train slot ``owner``'s vocabulary on ``files``; a DataError (naming the file) if it cannot."""
-    lines = _Lines(files)
+def train_vocab(owner: str, cfg: VocabConfig, files: list[Path], facts: set[Path] = frozenset()
+                ) -> Vocab:
+    """Train slot ``owner``'s vocabulary on ``files`` (those in ``facts`` hold facts lines); a
+    DataError (naming the file) if it cannot."""
+    lines = _Lines(files, facts)
     trainer = {"sentencepiece": SentencePieceVocab, "words": WordVocab, "labels": LabelVocab}[cfg.type]
     try:
         return trainer.train(lines, cfg)

@@ -3,7 +3,8 @@
 Batches hold examples of similar size so little compute goes to padding; the iterator's position
 (epoch, batch) is its whole state, so a resumed run draws the same batches. Any kind's examples
 batch here: they need only ``len()`` and ``sizes()``; the kind makes each batch from its rows.
-The parallel text of seq2seq kinds (`ParallelData`, `collate`) lives here too.
+The parallel data of seq2seq kinds (`ParallelData`, `collate`) lives here too: one source per
+encoder slot (text, features or facts, see `sources.py`) and the target text.
 """
 from __future__ import annotations
 
@@ -25,10 +26,19 @@ class Sized(Protocol):
     def sizes(self) -> Tensor: ...  # (N,) each example's cost: its longest side in tokens
 
 
+Source = Tensor | tuple[Tensor, ...]  # one input, or one per encoder of a multi-source task
+
+
+def _move(x: Source, device: torch.device) -> Source:
+    if isinstance(x, tuple):
+        return tuple(t.to(device, non_blocking=True) for t in x)
+    return x.to(device, non_blocking=True)
+
+
 @dataclass
 class Batch:
-    src: Tensor  # (B, S) ids, EOS-terminated, PAD-padded
-    src_mask: Tensor  # (B, S) bool, True = real token
+    src: Source  # (B, S) ids, EOS-terminated, PAD-padded (per encoder: its input kind's shape)
+    src_mask: Source  # (B, S) bool, True = real token
     tgt_in: Tensor  # (B, T) BOS + ids
     tgt_out: Tensor  # (B, T) ids + EOS
     index: Tensor  # (B,) sentence numbers in the split
@@ -38,44 +48,39 @@ class Batch:
         return int(self.tgt_out.ne(PAD).sum())
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(self.src.to(device, non_blocking=True),
-                     self.src_mask.to(device, non_blocking=True),
+        return Batch(_move(self.src, device), _move(self.src_mask, device),
                      self.tgt_in.to(device, non_blocking=True),
                      self.tgt_out.to(device, non_blocking=True), self.index)
 
 
 @dataclass
 class ParallelData:
-    """A task's split: source and target ids of the kept sentences (``keep`` maps to line numbers)."""
+    """A task's split: each encoder slot's source (`sources.py`) and the target ids, of the kept
+    examples (``keep`` maps to line numbers)."""
 
-    src: Encoded
+    srcs: tuple[Any, ...]  # one `SourceData` per encoder slot
     tgt: Encoded
     keep: Tensor  # (N,) int64 line numbers of kept sentences
 
     def __len__(self) -> int:
         return len(self.keep)
 
-    def lengths(self) -> tuple[Tensor, Tensor]:
-        """Source and target lengths of kept sentences, EOS/BOS included."""
-        return self.src.lengths()[self.keep] + 1, self.tgt.lengths()[self.keep] + 1
-
     def sizes(self) -> Tensor:
-        """(N,) the longer side of each kept pair, EOS/BOS included."""
-        src_len, tgt_len = self.lengths()
-        return torch.maximum(src_len, tgt_len)
+        """(N,) the largest side of each kept example (sources' positions, target + BOS)."""
+        sides = [src.sizes()[self.keep] for src in self.srcs]
+        return torch.stack([*sides, self.tgt.lengths()[self.keep] + 1]).amax(dim=0)
 
 
 def collate(data: ParallelData, rows: Tensor) -> Batch:
-    """Pad the kept sentences ``rows`` (positions into ``data.keep``) into one batch."""
+    """Pad the kept examples ``rows`` (positions into ``data.keep``) into one batch."""
     lines = data.keep[rows]
-    src = [torch.cat([data.src.sentence(i), _one(EOS)]) for i in lines.tolist()]
+    sources = [src.batch(lines.tolist()) for src in data.srcs]
     tgt = [data.tgt.sentence(i) for i in lines.tolist()]
     tgt_in = [torch.cat([_one(BOS), t]) for t in tgt]
     tgt_out = [torch.cat([t, _one(EOS)]) for t in tgt]
     pad = torch.nn.utils.rnn.pad_sequence
-    src_ids = pad(src, True, PAD).long()  # (B, S)
-    return Batch(src_ids, src_ids.ne(PAD), pad(tgt_in, True, PAD).long(),
-                 pad(tgt_out, True, PAD).long(), lines)
+    src, mask = sources[0] if len(sources) == 1 else tuple(zip(*sources))
+    return Batch(src, mask, pad(tgt_in, True, PAD).long(), pad(tgt_out, True, PAD).long(), lines)
 
 
 def _one(token: int) -> Tensor:

@@ -27,20 +27,35 @@ class EncoderOutput:
         """Rows picked (and repeated) by ``order`` (N,), e.g. to expand for beam search."""
         return EncoderOutput(self.states.index_select(0, order), self.mask.index_select(0, order))
 
+    @staticmethod
+    def concat(outputs: list["EncoderOutput"]) -> "EncoderOutput":
+        """One memory of several encoders' outputs (a multi-source task): states and masks side by
+        side along the sequence, (B, S1 + S2 + ..., D), so any decoder reads it unchanged."""
+        if len(outputs) == 1:
+            return outputs[0]
+        states = torch.cat([o.states for o in outputs], dim=1)  # (B, S, D)
+        return EncoderOutput(states, torch.cat([o.mask for o in outputs], dim=1))  # (B, S)
+
 
 class Encoder(nn.Module):
     """Maps token ids (or features) to states. Owns its input layer.
 
-    Constructors receive ``vocab_size`` and ``pad_id`` from the toolkit; every other argument is a
-    recipe option and must be a named parameter with a type hint (no ``**kwargs``).
-    ``input_kind`` says what the slot's files hold: ``tokens`` (text through the slot's
-    vocabulary, which the recipe must then define); other kinds need no vocabulary.
+    Constructors receive ``vocab_size`` and ``pad_id`` from the toolkit where the slot has a
+    vocabulary; every other argument is a recipe option and must be a named parameter with a type
+    hint (no ``**kwargs``). ``input_kind`` says what the slot's files hold and so what ``src`` is
+    (`data/sources.py` reads each kind):
+
+    - ``tokens``: text through the slot's vocabulary; src (B, S) ids, src_mask (B, S);
+    - ``features``: `<split>.<slot>.npy` float vectors, no vocabulary; src (B, K, D_in) float,
+      src_mask (B, K);
+    - ``facts``: lines of facts joined by `` ||| ``, through the slot's vocabulary; src (B, F, L)
+      ids (each fact its own row), src_mask (B, F, L).
     """
 
     input_kind: str = "tokens"
     output_size: int
 
-    def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:  # src (B, S), src_mask (B, S)
+    def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:
         raise NotImplementedError
 
 

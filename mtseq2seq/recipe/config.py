@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from ..errors import short_repr, unknown
 from .schema import bind, ranged
@@ -37,7 +37,7 @@ class ModuleConfig:
 @dataclass
 class TaskConfig:
     kind: str
-    encoder: str
+    encoder: Union[str, list[str]]  # a slot, or several (a multi-source task: [history, facts])
     decoder: str
     train: str = "train"
     valid: str = "valid"
@@ -50,8 +50,21 @@ class TaskConfig:
     patience: int = ranged(0, 0)  # stop training this task after N validations without a new best
     files: dict = field(default_factory=dict)  # side -> file name, if not the slot: {decoder: sentiment}
 
+    @property
+    def encoder_slots(self) -> tuple[str, ...]:
+        """The task's encoder slots, in order (one for most tasks)."""
+        return tuple(self.encoder) if isinstance(self.encoder, list) else (self.encoder,)
+
+    @property
+    def slots(self) -> tuple[str, ...]:
+        """Every slot the task names: its encoder slots, then its decoder slot."""
+        return (*self.encoder_slots, self.decoder)
+
     def file_name(self, side: str) -> str:
-        """What the files of ``side`` ('encoder' or 'decoder') are called: `<split>.<name>`."""
+        """What the files of ``side`` ('encoder' or 'decoder') are called: `<split>.<name>`; a
+        multi-source task's encoder slots each read their own slot's files."""
+        if side == "encoder" and isinstance(self.encoder, list):
+            raise ValueError("a multi-source task has one file name per encoder slot")
         return self.files.get(side) or getattr(self, side)
 
 
@@ -65,7 +78,7 @@ class ScheduleConfig:
 class TrainConfig:
     max_steps: int = ranged(10000, 1)
     batch_tokens: int = ranged(4096, 1)
-    max_len: int = ranged(128, 1)  # longer training sentences (tokens) dropped, counted; classification cuts them
+    max_len: int = ranged(128, 1)  # longer training sentences dropped, counted (classification: cut)
     optimizer: Literal["adam", "adamw"] = "adam"
     lr: float = ranged(5e-4, 0.0)
     betas: list[float] = field(default_factory=lambda: [0.9, 0.98])
@@ -93,6 +106,11 @@ class ValidConfig:
     decode_sentences: Optional[int] = ranged(None, 1)  # cap on decoded sentences per task, for speed
     beam: int = ranged(1, 1)  # beam size for validation decoding and the final test scores
     alpha: float = ranged(0.6, 0.0)  # length penalty (GNMT); 0 ranks by plain log-probability
+    sample: bool = False  # sample (temperature, top_k, top_p, sample_seed) instead of beam search
+    temperature: float = ranged(1.0, 0.0)
+    top_k: int = ranged(0, 0)  # keep the k most probable tokens (0: all)
+    top_p: float = ranged(1.0, 0.0, 1.0)  # nucleus: the most probable tokens summing to top_p
+    sample_seed: int = ranged(1, 0, SEED_MAX)
     select: str = "mean"  # best checkpoint + early stopping: weighted mean of main metrics, or a task
     weights: dict = field(default_factory=dict)  # task -> weight in the mean (default 1)
     patience: int = ranged(0, 0)  # stop after this many validations without a new best (0: never)
@@ -100,6 +118,7 @@ class ValidConfig:
 
 @dataclass
 class ToyDataConfig:
+    kind: Literal["corpus", "dialogue"] = "corpus"  # the toy corpus, or the toy grounded dialogue
     seed: int = ranged(1, 0, SEED_MAX)
     train: int = ranged(20000, 1)
     valid: int = ranged(500, 1)
@@ -146,12 +165,29 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     recipe.encoders = _bind_each(ModuleConfig, recipe.encoders, "encoders", problems, extra=True)
     recipe.decoders = _bind_each(ModuleConfig, recipe.decoders, "decoders", problems, extra=True)
     recipe.tasks = _bind_each(TaskConfig, recipe.tasks, "tasks", problems)
+    for name, task in recipe.tasks.items():
+        problems += _encoder_list_problems(task, f"tasks.{name}.encoder")
     recipe.schedule = bind(ScheduleConfig, recipe.schedule, "schedule", problems, allow_extra=True)
     recipe.train = bind(TrainConfig, recipe.train, "train", problems)
     recipe.valid = bind(ValidConfig, recipe.valid, "valid", problems)
     if recipe.toy_data is not None:
         recipe.toy_data = bind(ToyDataConfig, recipe.toy_data, "toy_data", problems)
     return recipe
+
+
+def _encoder_list_problems(task: TaskConfig, path: str) -> list[str]:
+    """A list of encoder slots: non-empty, no repeats; a one-slot list becomes the slot."""
+    if not isinstance(task.encoder, list):
+        return []
+    if not task.encoder:
+        task.encoder = None
+        return [f"{path}: an empty list; name one encoder slot, or several for a multi-source task"]
+    repeated = sorted({s for s in task.encoder if task.encoder.count(s) > 1})
+    if repeated:
+        return [f"{path}: slot(s) {', '.join(repeated)} named twice; each encoder runs once"]
+    if len(task.encoder) == 1:
+        task.encoder = task.encoder[0]
+    return []
 
 
 def _bind_each(cls: type, raw: Any, path: str, problems: list[str], extra: bool = False) -> dict:

@@ -11,12 +11,13 @@ def describe(recipe: Recipe, parameters: dict[tuple[str, str], int] | None = Non
     module's parameter count, keyed (side, slot)."""
     lines = ["tasks:"]
     for name, task in recipe.tasks.items():
-        lines.append(f"  {name:<16} {task.kind:<12} {task.encoder} -> {task.decoder}  "
+        lines.append(f"  {name:<16} {task.kind:<12} {' + '.join(task.encoder_slots)} -> {task.decoder}  "
                      f"ratio {task.ratio:g}")
     for side in ("encoder", "decoder"):
         users: dict[str, list[str]] = {}
         for name, task in recipe.tasks.items():
-            users.setdefault(getattr(task, side), []).append(name)
+            for slot in (task.encoder_slots if side == "encoder" else (task.decoder,)):
+                users.setdefault(slot, []).append(name)
         for slot, names in users.items():
             module: Any = (recipe.encoders if side == "encoder" else recipe.decoders)[slot]
             shared = f"shared by {', '.join(names)}" if len(names) > 1 else f"used by {names[0]}"

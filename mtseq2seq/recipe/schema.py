@@ -51,9 +51,9 @@ def describe_type(tp: Any) -> str:
         return "one of: " + ", ".join(str(a) for a in get_args(tp))
     if origin is Union:
         inner = [describe_type(a) for a in get_args(tp) if a is not type(None)]
-        return " or ".join(inner) + " (or null)"
+        return " or ".join(inner) + (" (or null)" if type(None) in get_args(tp) else "")
     if origin is list:
-        return f"a list of {describe_type(get_args(tp)[0])}" if get_args(tp) else "a list"
+        return f"a list (each {describe_type(get_args(tp)[0])})" if get_args(tp) else "a list"
     if origin is dict:
         return "a mapping"
     names = {int: "an integer", float: "a finite number", str: "a string", bool: "true or false",

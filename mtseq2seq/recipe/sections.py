@@ -22,6 +22,10 @@ def check_valid(recipe: Recipe) -> list[str]:
         if task.metric is not None and task.metric not in METRICS:
             problems.append(f"tasks.{name}.metric: {unknown('metric', task.metric, METRICS)}")
     valid = recipe.valid
+    if not valid.temperature > 0:
+        problems.append(f"valid.temperature: got {valid.temperature}, expected a number above 0")
+    if not valid.top_p > 0:
+        problems.append(f"valid.top_p: got {valid.top_p}, expected 0 < top_p <= 1")
     if valid.select != "mean":
         select = _task_named(valid.select, recipe, "valid.select", problems)
         valid.select = select or valid.select  # `en-de` names the task en>de from here on

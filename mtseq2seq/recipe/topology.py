@@ -16,6 +16,7 @@ from ..plugins import plugin_failure
 from ..registry import Registry, load_plugin
 from ..tasks import KINDS
 from .config import ModuleConfig, Recipe, TaskConfig
+from .data_files import input_kind
 from .schema import constructor_problems
 
 _SLOT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
@@ -189,12 +190,8 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
             problems.append(f"{path}.decoder: slot '{task.decoder}' holds a "
                             f"{registries[task.decoder].kind} for another task; a {task.kind} "
                             f"task needs a {KINDS.get(task.kind).decoder_registry.kind}")
-        if task.encoder in enc_sizes and task.decoder in dec_sizes:
-            if enc_sizes[task.encoder] != dec_sizes[task.decoder]:
-                problems.append(
-                    f"{path}: size mismatch: encoder '{task.encoder}' outputs "
-                    f"{enc_sizes[task.encoder]} but decoder '{task.decoder}' expects memory of "
-                    f"{dec_sizes[task.decoder]} (set the same dim on both)")
+        problems += _size_problems(task, path, enc_sizes, dec_sizes)
+        problems += _source_problems(recipe, task, path)
         for side, file_name in (task.files or {}).items():
             if side not in ("encoder", "decoder"):
                 problems.append(f"{path}.files.{side}: {unknown('side', side, ['decoder', 'encoder'])}")
@@ -206,24 +203,69 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
     return problems
 
 
-def _slot_problems(recipe: Recipe, task: TaskConfig, path: str) -> list[str]:
-    """The task's slots exist, and have a vocabulary where they read or write tokens."""
+def _size_problems(task: TaskConfig, path: str, enc_sizes: dict[str, int],
+                   dec_sizes: dict[str, int]) -> list[str]:
+    """Every encoder of the task outputs the size its decoder reads (the memories of a
+    multi-source task are concatenated, so they must agree)."""
     problems = []
-    for side, slots in (("encoder", recipe.encoders), ("decoder", recipe.decoders)):
-        slot = getattr(task, side)
-        if slot is None:
-            continue
-        if slot not in slots:
-            problems.append(f"{path}.{side}: no {side} for slot '{slot}'"
-                            f"{choices_hint(slot, slots)}")
-        elif slot not in recipe.vocabs and _needs_vocab(recipe, task, side):
-            problems.append(f"{path}.{side}: slot '{slot}' has no vocabulary; add vocabs.{slot}")
+    for i, slot in enumerate(task.encoder_slots if task.encoder is not None else ()):
+        if slot in enc_sizes and task.decoder in dec_sizes and \
+                enc_sizes[slot] != dec_sizes[task.decoder]:
+            where = f"{path}.encoder[{i}]" if isinstance(task.encoder, list) else path
+            problems.append(
+                f"{where}: size mismatch: encoder '{slot}' outputs {enc_sizes[slot]} but "
+                f"decoder '{task.decoder}' expects memory of {dec_sizes[task.decoder]} (set the "
+                "same dim on both)")
     return problems
 
 
-def _needs_vocab(recipe: Recipe, task: TaskConfig, side: str) -> bool:
-    """An encoder needs its slot's vocabulary if it reads tokens; a decoder if its kind says."""
+def _source_problems(recipe: Recipe, task: TaskConfig, path: str) -> list[str]:
+    """A head's task reads one text encoder (its labels align with the words); `files:` may
+    rename the encoder side only of a one-encoder task."""
+    if task.kind not in KINDS or task.encoder is None:
+        return []
+    problems = []
+    if KINDS.get(task.kind).decoder_registry is HEADS:
+        if isinstance(task.encoder, list):
+            problems.append(f"{path}.encoder: a {task.kind} task reads one encoder slot, got "
+                            f"{len(task.encoder)}")
+        elif task.encoder in recipe.encoders and input_kind(recipe, task.encoder) != "tokens":
+            problems.append(f"{path}.encoder: a {task.kind} task reads text; slot "
+                            f"'{task.encoder}' reads {input_kind(recipe, task.encoder)}")
+    if isinstance(task.encoder, list) and "encoder" in (task.files or {}):
+        problems.append(f"{path}.files.encoder: a multi-source task reads each encoder slot's "
+                        "own files; rename the files instead")
+    return problems
+
+
+def _slot_problems(recipe: Recipe, task: TaskConfig, path: str) -> list[str]:
+    """The task's slots exist, and have a vocabulary where they read or write tokens."""
+    problems = []
+    if task.encoder is not None:
+        for i, slot in enumerate(task.encoder_slots):
+            where = f"{path}.encoder[{i}]" if isinstance(task.encoder, list) else f"{path}.encoder"
+            problems += _one_slot_problems(recipe, task, where, "encoder", slot)
+    if task.decoder is not None:
+        problems += _one_slot_problems(recipe, task, f"{path}.decoder", "decoder", task.decoder)
+    return problems
+
+
+def _one_slot_problems(recipe: Recipe, task: TaskConfig, where: str, side: str,
+                       slot: str) -> list[str]:
+    slots = recipe.encoders if side == "encoder" else recipe.decoders
+    if slot not in slots:
+        return [f"{where}: no {side} for slot '{slot}'{choices_hint(slot, slots)}"]
+    if slot not in recipe.vocabs and _needs_vocab(recipe, task, side, slot):
+        return [f"{where}: slot '{slot}' has no vocabulary; add vocabs.{slot}"]
+    if side == "encoder" and slot in recipe.vocabs and input_kind(recipe, slot) == "features":
+        return [f"vocabs.{slot}: slot '{slot}' reads features (.npy), which need no "
+                "vocabulary; remove vocabs." + slot]
+    return []
+
+
+def _needs_vocab(recipe: Recipe, task: TaskConfig, side: str, slot: str) -> bool:
+    """An encoder needs its slot's vocabulary if it reads tokens (text or facts); a decoder if
+    its kind says."""
     if side == "decoder":
         return task.kind not in KINDS or KINDS.get(task.kind).target_vocab
-    module = recipe.encoders[task.encoder]
-    return module.type not in ENCODERS or ENCODERS.get(module.type).input_kind == "tokens"
+    return input_kind(recipe, slot) in ("tokens", "facts")

@@ -36,29 +36,35 @@ from ..hypotheses import (
 )
 from .beam import beam_search
 from .greedy import greedy_search
+from .sample import Sampling, sample_search
 
-__all__ = ["Hypothesis", "SearchResult", "beam_search", "decode", "greedy_search", "length_penalty",
-           "max_lengths"]
+__all__ = ["Hypothesis", "Sampling", "SearchResult", "beam_search", "decode", "greedy_search",
+           "length_penalty", "max_lengths", "sample_search"]
 
 if TYPE_CHECKING:  # search needs only the module contract, not the model's imports
     from ..model import MultiTaskModel
 
 
 def decode(
-    model: MultiTaskModel, task: str | tuple[str, str], src: Tensor, src_mask: Tensor, beam: int = 5,
-    alpha: float = 0.0, n_best: int = 1, max_len_a: float = DEFAULT_MAX_LEN[0],
+    model: MultiTaskModel, task: str | tuple, src: Tensor | tuple, src_mask: Tensor | tuple,
+    beam: int = 5, alpha: float = 0.0, n_best: int = 1, max_len_a: float = DEFAULT_MAX_LEN[0],
     max_len_b: int = DEFAULT_MAX_LEN[1], max_len_cap: int = MAX_LEN_CAP,
+    sampling: Sampling | None = None,
 ) -> SearchResult:
-    """Encode ``src`` (B, S) and search: greedy when ``beam == 1``, beam search otherwise.
+    """Encode ``src`` (B, S) and search: greedy when ``beam == 1``, beam search otherwise, or
+    draw ``n_best`` samples per sentence when ``sampling`` is given (``beam`` is then unused).
 
     Args:
         model: a ``MultiTaskModel``; it runs in eval mode, and its mode is restored afterwards.
-        task: a task name of ``model`` or an (encoder slot, decoder slot) pair.
-        src: (B, S) source ids; src_mask: (B, S) bool, True = real token.
+        task: a task name of ``model`` or an (encoder slot(s), decoder slot) pair.
+        src: (B, S) source ids; src_mask: (B, S) bool, True = real token (a multi-source task: one
+            of each per encoder slot, see ``MultiTaskModel.encode``).
         beam, alpha, n_best: as in ``beam_search``.
-        max_len_a, max_len_b, max_len_cap: limits ``floor(a * src_len + b)``, at most ``cap``.
+        max_len_a, max_len_b, max_len_cap: limits ``floor(a * memory_len + b)``, at most ``cap``.
+        sampling: temperature, top-k, top-p and seed of ``sample_search``.
     """
-    check_n_best(n_best, beam)
+    if sampling is None:
+        check_n_best(n_best, beam)
     enc_slot, dec_slot = model.tasks[task] if isinstance(task, str) else task
     decoder = model.decoders[dec_slot]
     was_training = model.training
@@ -67,6 +73,10 @@ def decode(
         with torch.inference_mode():
             memory = model.encode(enc_slot, src, src_mask)
             limits = max_lengths(memory.mask, max_len_a, max_len_b, max_len_cap)  # (B,)
+            if sampling is not None:
+                generator = torch.Generator(memory.mask.device).manual_seed(sampling.seed)
+                return sample_search(decoder, memory, limits, sampling.temperature, sampling.top_k,
+                                     sampling.top_p, generator, n_best)
             if beam == 1:
                 return greedy_search(decoder, memory, limits)
             return beam_search(decoder, memory, beam, limits, alpha, n_best)

@@ -14,11 +14,13 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from ..data.sources import SourceSpec
 from ..errors import UserError
 from ..hypotheses import DEFAULT_MAX_LEN
 from ..loss import LossOutput
 from ..modules import DECODERS
 from ..registry import Registry
+from ..search.sample import Sampling
 from ..vocab import Vocab
 
 Examples = Any  # a kind's loaded split: has len() and sizes() (N,) for length batching
@@ -27,13 +29,14 @@ Batch = Any  # a kind's batch: has .to(device) and .index (B,) line numbers in t
 
 @dataclass
 class DecodeSettings:
-    """How predictions are made: beam size and length penalty (seq2seq kinds), batch size, and
-    a cap on the sentences predicted per task."""
+    """How predictions are made: beam size and length penalty, or sampling (seq2seq kinds),
+    batch size, and a cap on the sentences predicted per task."""
 
     beam: int = 1
     alpha: float = 0.6
     batch_tokens: int = 4096
     limit: int | None = None  # predict only the first N examples
+    sampling: Sampling | None = None  # sample instead of greedy/beam search
 
 
 @dataclass
@@ -42,7 +45,7 @@ class Task:
 
     name: str
     kind: "TaskKind"
-    encoder: str  # slot
+    encoder: str | tuple[str, ...]  # slot, or the slots of a multi-source task (in order)
     decoder: str  # slot of the decoder or head
     files: dict[str, tuple[Path, ...]]  # role ('train', 'valid', 'test') -> one file per side
     metrics: list[str]  # the main metric first
@@ -50,6 +53,16 @@ class Task:
     vocabs: dict[str, Vocab] = field(default_factory=dict)  # slot -> vocabulary, where it has one
     ratio: float = 1.0
     patience: int = 0  # validations without a new best of its main metric before it stops (0: never)
+    sources: tuple[SourceSpec, ...] = ()  # how each encoder slot's files are read, in order
+
+    @property
+    def encoder_slots(self) -> tuple[str, ...]:
+        return self.encoder if isinstance(self.encoder, tuple) else (self.encoder,)
+
+    def source_specs(self) -> tuple[SourceSpec, ...]:
+        """How each encoder slot is read; text through its vocabulary unless the builder said."""
+        return self.sources or tuple(SourceSpec(slot, "tokens", self.vocabs.get(slot))
+                                     for slot in self.encoder_slots)
 
     def where(self, role: str) -> str:
         """The YAML path that error messages about this task's ``role`` split start with."""
