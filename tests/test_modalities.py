@@ -113,7 +113,16 @@ def test_features_encoder_learns_captions(tmp_path: Path, decoder: str) -> None:
 def test_several_references_score_as_sacrebleu_does(tmp_path: Path) -> None:
     path, run = caption_recipe(tmp_path), tmp_path / "run"
     assert main(["train", str(path), "--run-dir", str(run), "--set", "train.max_steps=60",
-                 "--set", "valid.every=60"]) == 0
+                 "--set", "valid.every=60", "--set", "valid.sample=true",
+                 "--set", "valid.top_k=3"]) == 0  # validation and the test scores sample
+    sampled = json.loads((run / "checkpoint_best.test.scores.json").read_text())
+    assert sampled["sampling"] == {"temperature": 1.0, "top_k": 3, "top_p": 1.0, "seed": 1}
+    checkpoint = ["--checkpoint", str(run / "checkpoint_best.pt")]
+    runs = []
+    for seed in ("7", "7"):
+        assert main(["evaluate", str(path), *checkpoint, "--sample", "--seed", seed]) == 0
+        runs.append(json.loads((run / "checkpoint_best.test.scores.json").read_text()))
+    assert runs[0] == runs[1] and runs[0]["sampling"]["seed"] == 7  # the same samples again
     data = tmp_path / "data"
     refs = (data / "test.en").read_text().splitlines()
     second = [line.replace("sees", "watches") for line in refs]

@@ -43,4 +43,4 @@ def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Voc
         max_len=(cfg.max_len_a if cfg.max_len_a is not None else kind.max_len[0],
                  cfg.max_len_b if cfg.max_len_b is not None else kind.max_len[1]),
         vocabs={slot: vocabs[slot] for slot in cfg.slots if slot in vocabs},
-        ratio=cfg.ratio, patience=cfg.patience, sources=sources)
+        ratio=cfg.ratio, patience=cfg.patience, sources=sources, batch_tokens=cfg.batch_tokens)

@@ -55,6 +55,7 @@ def task_data(tasks: dict[str, Task], max_len: int, batch_tokens: int, seed: int
     valid = {name: t.kind.load(t, "valid", None) for name, t in tasks.items() if "valid" in t.files}
     refs = {name: tasks[name].kind.references(tasks[name], "valid", d)
             for name, d in valid.items()} if with_references else {}
-    iterators = {name: TaskIterator(train[name], tasks[name].kind.make_batch, batch_tokens, seed + i)
+    iterators = {name: TaskIterator(train[name], tasks[name].kind.make_batch,
+                                    tasks[name].batch_tokens or batch_tokens, seed + i)
                  for i, name in enumerate(tasks)}
     return TaskData(iterators, valid, refs)

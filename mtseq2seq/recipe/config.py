@@ -49,6 +49,7 @@ class TaskConfig:
     max_len_b: Optional[int] = ranged(None, 0)
     patience: int = ranged(0, 0)  # stop training this task after N validations without a new best
     files: dict = field(default_factory=dict)  # side -> file name, if not the slot: {decoder: sentiment}
+    batch_tokens: Optional[int] = ranged(None, 1)  # this task's batches, if not train.batch_tokens
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:

@@ -54,6 +54,7 @@ class Task:
     ratio: float = 1.0
     patience: int = 0  # validations without a new best of its main metric before it stops (0: never)
     sources: tuple[SourceSpec, ...] = ()  # how each encoder slot's files are read, in order
+    batch_tokens: int | None = None  # this task's training batches, if not train.batch_tokens
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
