@@ -83,6 +83,18 @@ def write_recipe(path: Path, recipe: dict) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from intra-op threads, and threads stall badly on a busy machine
+    (a module opts in with ``pytestmark = pytest.mark.usefixtures("one_thread")``)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _nothing_written_into_the_working_tree():
     """Tests write only under tmp paths: no `runs/` or `data/` appears in the working tree."""

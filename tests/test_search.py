@@ -30,13 +30,7 @@ FALLBACK: dict[str, Any] = {"dim": DIM, "layers": 1, "heads": 4, "ff": 64, "embe
 LENGTHS = [1, 7, 3, 5, 2, 6, 4, 7, 1, 5]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from intra-op threads, and threads stall badly on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def build(registry: Registry, name: str, vocab: int, dim: int = DIM) -> torch.nn.Module:
