@@ -6,6 +6,7 @@ task does not touch are not moved by its update (no weight-decay drift on idle m
 from __future__ import annotations
 
 import math
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -13,9 +14,15 @@ from torch import nn
 from .recipe.config import TrainConfig
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+def build_optimizer(model: nn.Module, cfg: TrainConfig,
+                    extra: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """The model's parameters, and ``extra`` ones (learned loss weights) in a group of their own
+    without weight decay."""
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    return kinds[cfg.optimizer](model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas),
+    groups = [{"params": list(model.parameters())}]
+    if extra:
+        groups.append({"params": list(extra), "weight_decay": 0.0})
+    return kinds[cfg.optimizer](groups, lr=cfg.lr, betas=tuple(cfg.betas),
                                 weight_decay=cfg.weight_decay)
 
 

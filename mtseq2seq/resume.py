@@ -95,7 +95,7 @@ def run_state(trainer) -> dict:
     return {
         "format": checkpoint.FORMAT, "step": trainer.step, "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(), "lr": trainer.lr.state_dict(),
-        "scheduler": trainer.scheduler.state_dict(),
+        "scheduler": trainer.scheduler.state_dict(), "loss_weighting": trainer.weighting.state_dict(),
         "iterators": {t: it.state_dict() for t, it in trainer.data.train.items()},
         "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
         "tracker": trainer.tracker.state_dict(), "best_report": trainer.best_report,
@@ -112,6 +112,8 @@ def restore(trainer, state: dict) -> None:
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.lr.load_state_dict(state["lr"])
     trainer.scheduler.load_state_dict(state["scheduler"])
+    if "loss_weighting" in state:  # learned loss weights (none in older checkpoints)
+        trainer.weighting.load_state_dict(state["loss_weighting"])
     for task, it_state in state["iterators"].items():
         trainer.data.train[task].load_state_dict(it_state)
     torch.set_rng_state(state["rng"]["torch"])

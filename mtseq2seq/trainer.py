@@ -1,10 +1,10 @@
 """The training loop: scheduler -> task -> batch -> the kind's loss -> update; validation and
 checkpoints. It runs what the builder (`build/trainer.py`) made and builds nothing itself.
 
-Each update trains the task(s) the scheduler names, asking each task's kind for the loss of a
-batch. Every `valid.every` updates each task is validated (the kind's teacher-forced loss and
-accuracy, and its own metrics on its predictions), then the
-checkpoints are written (`saving.py`: `checkpoint_last.pt`, `checkpoint_best.pt` when the selection
+Each update trains the task(s) the scheduler names for it (curricula included), asking each task's
+kind for the loss of a batch, weighted by `loss_weights.py`. Every `valid.every` updates each task
+is validated (the kind's teacher-forced loss and accuracy, and its own metrics on its predictions),
+then the checkpoints are written (`saving.py`: `checkpoint_last.pt`, `checkpoint_best.pt` when the selection
 score, a weighted mean of the tasks' main metrics or one task's, improves, and
 `checkpoint_best_<task>.pt` per task, in a crash-consistent order). Every event goes to
 `metrics.jsonl` (`progress.py`), one JSON line per (step, split, task).
@@ -29,6 +29,7 @@ from .errors import TrainingError
 from .evaluate import TaskScore, evaluate_task, format_scores
 from .interrupt import Interrupted, StopRequest
 from .loss import LossOutput
+from .loss_weights import LossWeighting
 from .model import MultiTaskModel
 from .optim import LRSchedule
 from .progress import MetricsLog, Progress
@@ -60,8 +61,10 @@ class Trainer:
     def __init__(self, model: MultiTaskModel, tasks: dict[str, Task], data: TaskData,
                  scheduler: TaskScheduler, optimizer: torch.optim.Optimizer, lr: LRSchedule,
                  train_cfg: TrainConfig, valid_cfg: ValidConfig, run_dir: Path,
-                 record: RunRecord) -> None:
+                 record: RunRecord, weighting: LossWeighting | None = None) -> None:
         self.model, self.tasks, self.data, self.scheduler = model, tasks, data, scheduler
+        self.weighting = weighting if weighting is not None else LossWeighting(
+            list(tasks), [t.loss_weight for t in tasks.values()])  # fixed `loss_weight`s
         self.optimizer, self.lr, self.cfg, self.valid_cfg = optimizer, lr, train_cfg, valid_cfg
         self.run_dir, self.record = run_dir, record
         self.device = next(model.parameters()).device
@@ -133,7 +136,8 @@ class Trainer:
         with self._autocast():
             outputs = task.kind.forward(self.model, task, batch)
         out = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32, outside autocast
-        (out.loss / max(out.tokens, 1) / self.cfg.accumulate).backward()
+        loss = self.weighting.weigh(name, out.loss / max(out.tokens, 1))  # loss_weights.py
+        (loss / self.cfg.accumulate).backward()
         return out
 
     def _autocast(self):
@@ -171,12 +175,9 @@ class Trainer:
         return self.best_report
 
     def next_tasks(self) -> list[str]:
-        """The scheduler's next draw, less the tasks whose own patience ran out (drawn again
-        while nothing is left; some task is always left, or the run has stopped early)."""
-        while True:
-            tasks = [t for t in self.scheduler.next_tasks() if t not in self.tracker.stopped]
-            if tasks:
-                return tasks
+        """The scheduler's draw for this update (its curriculum applied), less the tasks whose
+        own patience ran out; none when every task the curriculum allows now has stopped."""
+        return self.scheduler.draw(self.step, self.tracker.stopped)
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:
         self.progress.add(stats)
@@ -213,6 +214,8 @@ class Trainer:
                       for name, data in self.data.valid.items()]
         for s in scores:  # one record per task: teacher-forced numbers and decoded metrics
             records[s.task].update({s.metric: s.score, **s.others, "decoded": s.sentences})
+        for task, weights in self.weighting.report().items():  # learned loss weights, if any
+            records.get(task, {}).update(weights)
         for record in records.values():
             self.log_metrics(record)
         return forced, scores

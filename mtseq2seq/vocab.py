@@ -1,6 +1,7 @@
 """Vocabularies, one per slot: a SentencePiece model (unigram or BPE) or a closed word list.
 
-Every vocabulary uses the same special ids (pad 0, unk 1, bos 2, eos 3), and round-trips through
+Every vocabulary uses the same special ids (pad 0, unk 1, bos 2, eos 3), a token vocabulary
+trained with ``symbols=(MASK,)`` also has ``<mask>`` (id 4, `mask_id`), and each round-trips through
 plain data (`to_state` / `from_state`) so a checkpoint carries its vocabularies without pickled objects.
 Which slots get one, and training them on a recipe's files, is the builder's (`build/vocabs.py`).
 """
@@ -18,7 +19,7 @@ import sentencepiece as spm
 
 from .errors import DataError, choices_hint
 from .recipe.config import VocabConfig
-from .specials import BOS, EOS, PAD, SPECIALS, UNK
+from .specials import BOS, EOS, MASK, PAD, SPECIALS, UNK
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,11 @@ class Vocab:
 
     def payload(self) -> bytes:
         raise NotImplementedError
+
+    @property
+    def mask_id(self) -> int | None:
+        """The id of the reserved ``<mask>`` (`specials.MASK`), or None if it was not trained in."""
+        return None
 
     @property
     def fingerprint(self) -> str:
@@ -67,14 +73,17 @@ class SentencePieceVocab(Vocab):
         return cls(payload)
 
     @classmethod
-    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "SentencePieceVocab":
+    def train(cls, lines: Iterator[str], cfg: VocabConfig, symbols: tuple[str, ...] = ()
+              ) -> "SentencePieceVocab":
+        """``symbols`` (e.g. ``<mask>``) become pieces of their own, right after the specials."""
         buffer = io.BytesIO()
+        extra = {"user_defined_symbols": list(symbols)} if symbols else {}
         spm.SentencePieceTrainer.train(
             sentence_iterator=lines, model_writer=buffer, vocab_size=cfg.size,
             model_type=cfg.model_type, character_coverage=cfg.character_coverage,
             pad_id=PAD, unk_id=UNK, bos_id=BOS, eos_id=EOS, hard_vocab_limit=False,
             input_sentence_size=2_000_000, shuffle_input_sentence=True, num_threads=2,
-            minloglevel=2)
+            minloglevel=2, **extra)
         return cls(buffer.getvalue())
 
     def encode(self, lines: list[str]) -> list[list[int]]:
@@ -85,6 +94,11 @@ class SentencePieceVocab(Vocab):
 
     def __len__(self) -> int:
         return self.sp.get_piece_size()
+
+    @property
+    def mask_id(self) -> int | None:
+        found = self.sp.piece_to_id(MASK)  # the unknown id if there is no such piece
+        return found if self.sp.id_to_piece(found) == MASK else None
 
     def payload(self) -> bytes:
         return self.model
@@ -104,10 +118,12 @@ class WordVocab(Vocab):
         return cls(payload.decode("utf-8").split("\n")[len(SPECIALS):])
 
     @classmethod
-    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "WordVocab":
-        counts = Counter(word for line in lines for word in line.split())
-        ranked = sorted(counts, key=lambda w: (-counts[w], w))[: max(cfg.size - len(SPECIALS), 1)]
-        return cls(ranked)
+    def train(cls, lines: Iterator[str], cfg: VocabConfig, symbols: tuple[str, ...] = ()
+              ) -> "WordVocab":
+        """The most frequent words; ``symbols`` (e.g. ``<mask>``) first, right after the specials."""
+        counts = Counter(word for line in lines for word in line.split() if word not in symbols)
+        most = max(cfg.size - len(SPECIALS) - len(symbols), 1)
+        return cls([*symbols, *sorted(counts, key=lambda w: (-counts[w], w))[:most]])
 
     def encode(self, lines: list[str]) -> list[list[int]]:
         return [[self.index.get(w, UNK) for w in line.split()] for line in lines]
@@ -117,6 +133,10 @@ class WordVocab(Vocab):
 
     def __len__(self) -> int:
         return len(self.words)
+
+    @property
+    def mask_id(self) -> int | None:
+        return self.index.get(MASK)
 
     def payload(self) -> bytes:
         return "\n".join(self.words).encode("utf-8")
@@ -140,7 +160,9 @@ class LabelVocab(Vocab):
         return cls(state["labels"], state.get("unk_label"))
 
     @classmethod
-    def train(cls, lines: Iterator[str], cfg: VocabConfig) -> "LabelVocab":
+    def train(cls, lines: Iterator[str], cfg: VocabConfig, symbols: tuple[str, ...] = ()
+              ) -> "LabelVocab":
+        assert not symbols, "a label set reserves no symbols (the recipe checks forbid masking it)"
         labels = {label for line in lines for label in line.split()}
         if not labels:
             raise DataError("there are no labels to learn from (every line is empty)")

@@ -14,7 +14,14 @@ import torch
 from ..modules import ENCODERS
 from ..recipe.config import Recipe
 from ..tasks import KINDS
-from .vocabs import read_vocab_file, train_vocab, training_files, vocab_owner, vocab_path
+from .vocabs import (
+    read_vocab_file,
+    reserved_symbols,
+    train_vocab,
+    training_files,
+    vocab_owner,
+    vocab_path,
+)
 
 
 def vocab_size(recipe: Recipe, slot: str, run_dir: Path) -> int:
@@ -26,7 +33,8 @@ def vocab_size(recipe: Recipe, slot: str, run_dir: Path) -> int:
         if path.is_file():
             return len(read_vocab_file(path, cfg))
         if cfg.type != "sentencepiece":
-            return len(train_vocab(owner, cfg, training_files(recipe, owner)))
+            return len(train_vocab(owner, cfg, training_files(recipe, owner), frozenset(),
+                                   reserved_symbols(recipe, owner)))
     except Exception:  # a damaged vocabulary or unreadable training text: fall back to the size
         pass
     return cfg.size

@@ -1,12 +1,13 @@
 """Each task of a recipe as a `tasks.Task`: its kind (from the registry), data files, how each
 encoder slot's files are read (`data.sources.SourceSpec`), metrics, prediction limits and the
-vocabularies of its slots."""
+vocabularies of its slots; and the noise of its training sources (`task_noiser`)."""
 from __future__ import annotations
 
 import inspect
 from typing import Any
 
 from ..data.files import task_files
+from ..data.noise import Noiser, noise_seed
 from ..data.sources import SourceSpec
 from ..modules import ENCODERS
 from ..recipe.config import ModuleConfig, Recipe, TaskConfig
@@ -43,4 +44,16 @@ def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Voc
         max_len=(cfg.max_len_a if cfg.max_len_a is not None else kind.max_len[0],
                  cfg.max_len_b if cfg.max_len_b is not None else kind.max_len[1]),
         vocabs={slot: vocabs[slot] for slot in cfg.slots if slot in vocabs},
-        ratio=cfg.ratio, patience=cfg.patience, sources=sources, batch_tokens=cfg.batch_tokens)
+        ratio=cfg.ratio, start_at=cfg.start_at, stop_at=cfg.stop_at, loss_weight=cfg.loss_weight,
+        patience=cfg.patience, sources=sources, batch_tokens=cfg.batch_tokens,
+        noise=cfg.noise)
+
+
+def task_noiser(task: Task, seed: int) -> Noiser | None:
+    """The noise of ``task``'s training sources, seeded from the recipe ``seed`` and the task's
+    name; None when it has none (its batches then stay exactly as they were)."""
+    if task.noise is None or not task.noise.active:
+        return None
+    mask_ids = tuple(spec.vocab.mask_id if spec.vocab is not None else None
+                     for spec in task.source_specs())
+    return Noiser(task.noise, mask_ids, noise_seed(seed, task.name))

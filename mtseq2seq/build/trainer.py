@@ -1,5 +1,6 @@
 """A recipe's trainer: seeds and threads, the model on its device, each task's data, the
-scheduler, the optimizer and learning-rate schedule, handed to `Trainer`, which only runs.
+scheduler (with the tasks' curricula), the loss weights, the optimizer and learning-rate schedule,
+handed to `Trainer`, which only runs.
 
 The order is part of what a seed means: the model's weights are drawn right after seeding, the
 data and the scheduler use their own seeded generators, so the same recipe gives the same run.
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import torch
 
+from ..curriculum import Curriculum, TaskCurriculum
 from ..data.batching import TaskIterator
 from ..devices import pick_device
+from ..loss_weights import build_loss_weighting
 from ..optim import LRSchedule, build_optimizer
 from ..plugins import plugin_records
 from ..recipe.config import Recipe
@@ -22,7 +25,7 @@ from ..tasks import Task
 from ..trainer import TaskData, Trainer
 from ..vocab import Vocab
 from .model import build_model
-from .tasks import build_tasks
+from .tasks import build_tasks, task_noiser
 
 
 def build_trainer(recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> Trainer:
@@ -37,25 +40,30 @@ def build_trainer(recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> Tr
     model = build_model(recipe.encoders, recipe.decoders, tasks).to(device)
     data = task_data(tasks, cfg.max_len, cfg.batch_tokens, recipe.seed, recipe.valid.decode)
     names = list(tasks)
-    scheduler = build_scheduler(recipe.schedule.type, recipe.schedule.options, names,
-                                [tasks[t].ratio for t in names],
+    curriculum = Curriculum([TaskCurriculum.of(t.ratio, t.start_at, t.stop_at)
+                             for t in tasks.values()])
+    scheduler = build_scheduler(recipe.schedule.type, recipe.schedule.options, names, curriculum,
                                 [len(data.train[t].data) for t in names], recipe.seed)
-    optimizer = build_optimizer(model, cfg)
+    weighting = build_loss_weighting(cfg.loss_weighting, names,
+                                     [t.loss_weight for t in tasks.values()]).to(device)
+    optimizer = build_optimizer(model, cfg, list(weighting.parameters()))
     record = RunRecord(recipe.resolved, recipe.path, list(recipe.plugins),
                        plugin_records(recipe.plugins, recipe.path), vocabs)
     return Trainer(model, tasks, data, scheduler, optimizer, LRSchedule(optimizer, cfg), cfg,
-                   recipe.valid, run_dir, record)
+                   recipe.valid, run_dir, record, weighting)
 
 
 def task_data(tasks: dict[str, Task], max_len: int, batch_tokens: int, seed: int,
               with_references: bool) -> TaskData:
-    """Training splits (over-long examples dropped) behind endless iterators, validation splits
-    (kept whole), and the validation references when validation scores predictions."""
+    """Training splits (over-long examples dropped) behind endless iterators (noising the
+    sources of tasks with `noise:`), validation splits (kept whole, never noised), and the
+    validation references when validation scores predictions."""
     train = {name: t.kind.load(t, "train", max_len) for name, t in tasks.items()}
     valid = {name: t.kind.load(t, "valid", None) for name, t in tasks.items() if "valid" in t.files}
     refs = {name: tasks[name].kind.references(tasks[name], "valid", d)
             for name, d in valid.items()} if with_references else {}
     iterators = {name: TaskIterator(train[name], tasks[name].kind.make_batch,
-                                    tasks[name].batch_tokens or batch_tokens, seed + i)
+                                    tasks[name].batch_tokens or batch_tokens, seed + i,
+                                    task_noiser(tasks[name], seed))
                  for i, name in enumerate(tasks)}
     return TaskData(iterators, valid, refs)

@@ -1,6 +1,6 @@
 """Vocabularies for a recipe: one per slot that reads or writes tokens, read from the run
 directory or trained on the training text of every task that uses it (sharing slots get one
-object)."""
+object). A vocabulary that a task masks (`tasks.<t>.noise.mask`) is trained with `<mask>`."""
 from __future__ import annotations
 
 import logging
@@ -12,6 +12,7 @@ from ..data.sources import FACT_SEPARATOR
 from ..errors import DataError, UserError
 from ..recipe.config import Recipe, VocabConfig
 from ..recipe.data_files import input_kind, side_files
+from ..specials import MASK
 from ..vocab import LabelVocab, SentencePieceVocab, Vocab, WordVocab, read_vocab_file
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,28 @@ def facts_files(recipe: Recipe) -> set[Path]:
             if side == "encoder" and input_kind(recipe, slot) == "facts"}
 
 
+def masking_tasks(recipe: Recipe, owner: str) -> list[str]:
+    """The tasks that mask (`noise.mask`) the source of a slot using ``owner``'s vocabulary."""
+    return [name for name, task in recipe.tasks.items()
+            if task.noise is not None and task.noise.mask > 0 and
+            any(slot in recipe.vocabs and vocab_owner(recipe, slot) == owner
+                for slot in task.encoder_slots)]
+
+
+def reserved_symbols(recipe: Recipe, owner: str) -> tuple[str, ...]:
+    """``(MASK,)`` for a vocabulary that some task masks, else nothing: a recipe without
+    masking trains exactly the vocabularies it always did."""
+    return (MASK,) if masking_tasks(recipe, owner) else ()
+
+
+def check_mask(vocab: Vocab, tasks: list[str], path: Path) -> None:
+    """A DataError if ``tasks`` mask with a vocabulary (read from ``path``) that has no ``<mask>``."""
+    if tasks and vocab.mask_id is None:
+        raise DataError(f"vocabulary file '{path}' has no {MASK} symbol, which "
+                        f"tasks.{tasks[0]}.noise.mask needs; delete the file to train it again "
+                        "with one, or use another run directory")
+
+
 def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
     suffix = {"sentencepiece": "model", "words": "words", "labels": "labels"}[cfg.type]
     return run_dir / "vocab" / f"{owner}.{suffix}"
@@ -55,12 +78,14 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
         path = vocab_path(run_dir, owner, cfg)
         if path.is_file():
             owned[owner] = read_vocab_file(path, cfg)
+            check_mask(owned[owner], masking_tasks(recipe, owner), path)
             continue
         files = training_files(recipe, owner)
         if not files:
             continue  # a vocabulary no task uses
         log.info("training %s vocabulary '%s' on %s", cfg.type, owner, ", ".join(map(str, files)))
-        owned[owner] = train_vocab(owner, cfg, files, facts_files(recipe))
+        owned[owner] = train_vocab(owner, cfg, files, facts_files(recipe),
+                                   reserved_symbols(recipe, owner))
         if cfg.type == "sentencepiece" and len(owned[owner]) < cfg.size:
             log.warning("vocabs.%s: asked for %d entries, the training text gave only %d (it "
                         "has no more pieces to add); set vocabs.%s.size: %d to say so",
@@ -93,14 +118,14 @@ class _Lines:
             raise
 
 
-def train_vocab(owner: str, cfg: VocabConfig, files: list[Path], facts: set[Path] = frozenset()
-                ) -> Vocab:
-    """Train slot ``owner``'s vocabulary on ``files`` (those in ``facts`` hold facts lines); a
-    DataError (naming the file) if it cannot."""
+def train_vocab(owner: str, cfg: VocabConfig, files: list[Path], facts: set[Path] = frozenset(),
+                symbols: tuple[str, ...] = ()) -> Vocab:
+    """Train slot ``owner``'s vocabulary on ``files`` (those in ``facts`` hold facts lines), with
+    the reserved ``symbols``; a DataError (naming the file) if it cannot."""
     lines = _Lines(files, facts)
     trainer = {"sentencepiece": SentencePieceVocab, "words": WordVocab, "labels": LabelVocab}[cfg.type]
     try:
-        return trainer.train(lines, cfg)
+        return trainer.train(lines, cfg, symbols)
     except DataError as err:  # a label set with nothing to learn (a reading error: as it is)
         if lines.error is not None:
             raise

@@ -3,6 +3,8 @@
 Batches hold examples of similar size so little compute goes to padding; the iterator's position
 (epoch, batch) is its whole state, so a resumed run draws the same batches. Any kind's examples
 batch here: they need only ``len()`` and ``sizes()``; the kind makes each batch from its rows.
+A task with `noise:` gives its iterator a `noise.Noiser`, which noises each training batch's
+sources as it is drawn; its generator's state is part of the iterator's.
 The parallel data of seq2seq kinds (`ParallelData`, `collate`) lives here too: one source per
 encoder slot (text, features or facts, see `sources.py`) and the target text.
 """
@@ -16,6 +18,7 @@ from torch import Tensor
 
 from ..specials import BOS, EOS, PAD
 from .binarize import Encoded
+from .noise import Noiser
 
 
 class Sized(Protocol):
@@ -113,12 +116,14 @@ def bucket_batches(data: Sized, batch_tokens: int, generator: torch.Generator | 
 class TaskIterator:
     """Endless shuffled batches of one task; the epoch's order is a function of (seed, epoch).
 
-    ``make_batch(data, rows)`` is the task kind's: it turns the rows of one bucket into a batch.
+    ``make_batch(data, rows)`` is the task kind's: it turns the rows of one bucket into a batch;
+    ``noise`` (a task's `tasks.<t>.noise`), if given, noises the sources of every batch drawn.
     """
 
     def __init__(self, data: Sized, make_batch: Callable[[Any, Tensor], Any], batch_tokens: int,
-                 seed: int) -> None:
+                 seed: int, noise: Noiser | None = None) -> None:
         self.data, self.make_batch, self.batch_tokens, self.seed = data, make_batch, batch_tokens, seed
+        self.noise = noise
         self.epoch, self.position = 0, 0
         self._batches = self._epoch_batches()
 
@@ -132,14 +137,20 @@ class TaskIterator:
             self._batches = self._epoch_batches()
         rows = self._batches[self.position]
         self.position += 1
-        return self.make_batch(self.data, rows)
+        batch = self.make_batch(self.data, rows)
+        return batch if self.noise is None else self.noise(batch)
 
     def __iter__(self) -> "TaskIterator":
         return self
 
     def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position}
+        state = {"epoch": self.epoch, "position": self.position}
+        if self.noise is not None:
+            state["noise"] = self.noise.state_dict()
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
         self._batches = self._epoch_batches()
+        if self.noise is not None and "noise" in state:
+            self.noise.load_state_dict(state["noise"])

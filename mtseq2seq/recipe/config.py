@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
+from ..data.noise import NoiseConfig
 from ..errors import short_repr, unknown
 from .schema import bind, ranged
 
@@ -42,7 +43,10 @@ class TaskConfig:
     train: str = "train"
     valid: str = "valid"
     test: Optional[str] = "test"
-    ratio: float = 1.0
+    ratio: Union[float, list] = 1.0  # how often: a number, or [[step, ratio], ...] (curriculum.py)
+    start_at: int = ranged(0, 0)  # the first update that may schedule the task
+    stop_at: Optional[int] = ranged(None, 0)  # no update from this one on schedules it
+    loss_weight: float = 1.0  # how much: multiplies the task's loss (above 0)
     data_dir: Optional[str] = None  # overrides the recipe's data_dir for this task
     metric: Optional[str] = None  # overrides the task kind's metric
     max_len_a: Optional[float] = ranged(None, 0.0)  # decoding stops at a * source len + b
@@ -50,6 +54,7 @@ class TaskConfig:
     patience: int = ranged(0, 0)  # stop training this task after N validations without a new best
     files: dict = field(default_factory=dict)  # side -> file name, if not the slot: {decoder: sentiment}
     batch_tokens: Optional[int] = ranged(None, 1)  # this task's batches, if not train.batch_tokens
+    noise: Any = None  # source noise of training batches: a `data.noise.NoiseConfig` once bound
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
@@ -97,6 +102,7 @@ class TrainConfig:
     precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast; auto: bf16 if native
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
+    loss_weighting: Literal["fixed", "uncertainty"] = "fixed"  # uncertainty: learned (loss_weights.py)
 
 
 @dataclass
@@ -168,6 +174,8 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     recipe.tasks = _bind_each(TaskConfig, recipe.tasks, "tasks", problems)
     for name, task in recipe.tasks.items():
         problems += _encoder_list_problems(task, f"tasks.{name}.encoder")
+        if task.noise is not None:
+            task.noise = bind(NoiseConfig, task.noise, f"tasks.{name}.noise", problems)
     recipe.schedule = bind(ScheduleConfig, recipe.schedule, "schedule", problems, allow_extra=True)
     recipe.train = bind(TrainConfig, recipe.train, "train", problems)
     recipe.valid = bind(ValidConfig, recipe.valid, "valid", problems)

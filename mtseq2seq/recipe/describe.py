@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..curriculum import describe as curriculum_text
 from .config import Recipe
 
 
@@ -12,7 +13,7 @@ def describe(recipe: Recipe, parameters: dict[tuple[str, str], int] | None = Non
     lines = ["tasks:"]
     for name, task in recipe.tasks.items():
         lines.append(f"  {name:<16} {task.kind:<12} {' + '.join(task.encoder_slots)} -> {task.decoder}  "
-                     f"ratio {task.ratio:g}")
+                     f"{curriculum_text(task.ratio, task.start_at, task.stop_at)}")
     for side in ("encoder", "decoder"):
         users: dict[str, list[str]] = {}
         for name, task in recipe.tasks.items():

@@ -10,8 +10,9 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..modules import ENCODERS
 from .config import Recipe, parse_recipe
+from .curricula import check_curricula
 from .data_files import check_data_files
-from .sections import check_schedule, check_train, check_valid
+from .sections import check_noise, check_schedule, check_train, check_valid
 from .topology import (
     apply_module_defaults,
     check_modules,
@@ -58,6 +59,8 @@ def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
     dec_sizes = check_modules(recipe.decoders, decoder_registries(recipe), "decoders",
                               "memory_size", problems)
     problems += check_tasks(recipe, enc_sizes, dec_sizes)
+    problems += check_curricula(recipe)
+    problems += check_noise(recipe)
     problems += check_schedule(recipe)
     problems += check_valid(recipe)
     problems += check_train(recipe)

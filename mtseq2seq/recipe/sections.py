@@ -1,15 +1,18 @@
 """Checks of the `schedule:`, `valid:` and `train:` sections that the schema cannot express:
 registered scheduler types and their options, metric names, the selection target and weights,
-Adam's betas and the device name."""
+Adam's betas and the device name; and where `tasks.<t>.noise` may be used."""
 from __future__ import annotations
 
 import torch
 
 from ..errors import UserError, short_repr, unknown
 from ..metrics import METRICS
+from ..modules import DECODERS
 from ..scheduler import SCHEDULERS
 from ..task_names import canonical_task, tasks_hint
+from ..tasks import KINDS
 from .config import Recipe
+from .data_files import input_kind
 from .schema import coerce
 from .topology import check_option_values
 
@@ -85,4 +88,32 @@ def check_schedule(recipe: Recipe) -> list[str]:
                              ratios=[1.0], sizes=[1], seed=1)
         except Exception as err:
             problems.append(f"schedule: these options do not build a scheduler: {err}")
+    return problems
+
+
+def check_noise(recipe: Recipe) -> list[str]:
+    """`tasks.<t>.noise` noises the text sources of a generating (seq2seq) task: not a head's
+    (its labels align with the source words), not features or facts; spans only with `mask`."""
+    problems = []
+    for name, task in recipe.tasks.items():
+        noise, path = task.noise, f"tasks.{name}.noise"
+        if noise is None or task.kind not in KINDS or task.encoder is None:
+            continue
+        if KINDS.get(task.kind).decoder_registry is not DECODERS:
+            problems.append(f"{path}: a {task.kind} task takes no noise (its labels belong to "
+                            "the clean source); noise is for the sources of seq2seq tasks "
+                            "(translation, autoencoder, ...)")
+            continue
+        for slot in task.encoder_slots:
+            vocab = recipe.vocabs.get(slot)
+            vocab = recipe.vocabs.get(vocab.share, vocab) if vocab and vocab.share else vocab
+            if input_kind(recipe, slot) != "tokens":
+                problems.append(f"{path}: slot '{slot}' reads {input_kind(recipe, slot)}; noise "
+                                "applies to text sources only")
+            elif noise.mask > 0 and vocab is not None and vocab.type == "labels":
+                problems.append(f"{path}.mask: slot '{slot}' has a label set (vocabs.{slot}"
+                                ".type: labels), which reserves no <mask>")
+        if noise.span > 1 and noise.mask == 0:
+            problems.append(f"{path}.span: spans are what masking masks; set {path}.mask too "
+                            "(e.g. 0.15), or drop span")
     return problems

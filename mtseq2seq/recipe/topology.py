@@ -198,8 +198,6 @@ def check_tasks(recipe: Recipe, enc_sizes: dict[str, int], dec_sizes: dict[str, 
             elif not isinstance(file_name, str) or not _SLOT_NAME.match(file_name):
                 problems.append(f"{path}.files.{side}: got {short_repr(file_name)}, expected a file "
                                 "name like the slot names (letters, digits, '_' or '-')")
-        if task.ratio is not None and not task.ratio > 0:
-            problems.append(f"{path}.ratio: got {task.ratio}, expected a positive number")
     return problems
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from ..data.noise import NoiseConfig
 from ..data.sources import SourceSpec
 from ..errors import UserError
 from ..hypotheses import DEFAULT_MAX_LEN
@@ -51,10 +52,14 @@ class Task:
     metrics: list[str]  # the main metric first
     max_len: tuple[float, int] = DEFAULT_MAX_LEN  # prediction stops at a * source length + b
     vocabs: dict[str, Vocab] = field(default_factory=dict)  # slot -> vocabulary, where it has one
-    ratio: float = 1.0
+    ratio: Any = 1.0  # a number, or a schedule [[step, ratio], ...] (curriculum.py)
+    start_at: int = 0  # the curriculum's window of updates: [start_at, stop_at)
+    stop_at: int | None = None
+    loss_weight: float = 1.0  # multiplies its loss (loss_weights.py)
     patience: int = 0  # validations without a new best of its main metric before it stops (0: never)
     sources: tuple[SourceSpec, ...] = ()  # how each encoder slot's files are read, in order
     batch_tokens: int | None = None  # this task's training batches, if not train.batch_tokens
+    noise: NoiseConfig | None = None  # noise on the sources of its training batches
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
