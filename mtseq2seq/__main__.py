@@ -1,4 +1,5 @@
-"""Command line: `mtseq2seq prepare | train | evaluate | translate | graph` (thin: parse, dispatch)."""
+"""Command line: `mtseq2seq prepare | train | evaluate | translate | graph | diagnose` (thin:
+parse, dispatch)."""
 from __future__ import annotations
 
 import argparse
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     graph = commands.add_parser("graph", help="print the tasks, which modules they share, and "
                                 "each module's parameter count")
     add_recipe_args(graph, run_dir_help=None)
+    diagnose = commands.add_parser("diagnose", help="print the task-gradient conflicts a run "
+                                   "logged (train.diagnose_every) per shared module")
+    diagnose.add_argument("run_dir", metavar="RUN_DIR", help="e.g. runs/NAME")
     return parser
 
 
@@ -144,7 +148,8 @@ def run_command(args: argparse.Namespace) -> int:
     from . import commands  # late: keeps `--help` fast (no torch import)
 
     return {"prepare": commands.prepare, "train": commands.train, "evaluate": commands.evaluate,
-            "translate": commands.translate, "graph": commands.graph}[args.command](args)
+            "translate": commands.translate, "graph": commands.graph,
+            "diagnose": commands.diagnose}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from .build.prepare import run_dir_of
 from .devices import pick_device
 from .errors import DataError, UserError
 from .evaluate import TaskScore, evaluate_task, format_scores
-from .inference import generates, resolve_pair, translate_lines
+from .inference import generates, note_task_inputs, resolve_pair, translate_lines
 from .interrupt import Interrupted, StopRequest, exit_status
 from .logs import setup_logging
 from .recipe.config import Recipe, ValidConfig
@@ -25,7 +25,6 @@ from .recipe.loader import load_recipe
 from .search import Sampling
 from .task_names import resolve_task
 from .tasks import DecodeSettings
-from .trainer import sampling_of
 from .validate import format_table, validate_task
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ def prepare(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
     from .build.trainer import build_trainer
+    from .init_from import init_modules
     from .validate import ValidResult
 
     recipe, run_dir = _recipe(args)
@@ -59,7 +59,8 @@ def train(args: argparse.Namespace) -> int:
         raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
     vocabs = prepare_run(recipe, run_dir)
     trainer = build_trainer(recipe, run_dir, vocabs)
-    trainer.resume(restart=args.restart)
+    if not trainer.resume(restart=args.restart) and recipe.init_from is not None:
+        init_modules(trainer.model, recipe.init_from.checkpoint, recipe.init_from.modules, vocabs)
     report = trainer.train()
     if trainer.interrupted:
         again = " ".join(["mtseq2seq", "train", shlex.quote(args.recipe),
@@ -108,8 +109,8 @@ def sampling_from(args: argparse.Namespace | None, valid: ValidConfig | None) ->
         if any(value is not None for value in flags.values()):
             given = [f"--{k.replace('_', '-')}" for k, v in flags.items() if v is not None]
             raise UserError(f"{', '.join(given)}: only used with --sample")
-        return sampling_of(valid) if valid is not None else None
-    base = sampling_of(valid) if valid is not None and valid.sample else Sampling()
+        return Sampling.of(valid) if valid is not None else None
+    base = Sampling.of(valid) if valid is not None and valid.sample else Sampling()
     chosen = {"temperature": base.temperature, "top_k": base.top_k, "top_p": base.top_p,
               "seed": base.seed, **{k: v for k, v in flags.items() if v is not None}}
     try:
@@ -172,13 +173,15 @@ def translate(args: argparse.Namespace) -> int:
         raise UserError(f"--n-best {args.n_best}: task {task} predicts labels (one per line)")
     if args.task is None:
         note_zero_shot(loaded.model.tasks, pair)  # a warning if no task trained this pair
+        note_task_inputs(loaded.tasks, pair)  # tags and task embeddings need --task
     lines, bad_line = read_input(sys.stdin.buffer, args.skip_bad_lines)
     if generates(loaded.model, pair):
         max_len = loaded.tasks[task].max_len if task else DEFAULT_MAX_LEN
         out: list[list] = [[] for _ in lines]
         for row, hyps in translate_lines(loaded.model, loaded.vocabs, pair, lines, args.beam,
                                          args.alpha, args.n_best, args.batch_size, max_len,
-                                         device, sampling):
+                                         device, sampling,
+                                         loaded.tasks[task] if args.task else None):
             out[row] = hyps
         write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
     else:
@@ -208,4 +211,12 @@ def graph(args: argparse.Namespace) -> int:
 
     recipe = load_recipe(args.recipe, args.overrides, check_files=False)
     print(describe(recipe, parameter_counts(recipe, run_dir_of(recipe))))
+    return 0
+
+
+def diagnose(args: argparse.Namespace) -> int:
+    """Print the gradient-conflict checks of a run directory (`diagnose.py`)."""
+    from .diagnose import report
+
+    print(report(Path(args.run_dir)))
     return 0

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import torch
-from torch import nn
 
 from . import interrupt
 from .data.batching import bucket_batches
 from .metrics import compute
+from .model import MultiTaskModel
 from .tasks import DecodeSettings, Task
 from .tasks.base import Examples
 
@@ -31,7 +31,7 @@ class TaskScore:
         return asdict(self)
 
 
-def predict_split(model: nn.Module, task: Task, data: Examples, settings: DecodeSettings,
+def predict_split(model: MultiTaskModel, task: Task, data: Examples, settings: DecodeSettings,
                   device: torch.device) -> list[str]:
     """The kind's predictions for the kept examples of ``data`` (in line order)."""
     count = len(data) if settings.limit is None else min(settings.limit, len(data))
@@ -42,7 +42,9 @@ def predict_split(model: nn.Module, task: Task, data: Examples, settings: Decode
             continue
         interrupt.check()  # a stop signal lands within one batch
         batch = task.kind.make_batch(data, rows).to(device)
-        for row, text in zip(rows.tolist(), task.kind.predict(model, task, batch, settings)):
+        with model.task_inputs(task.name):  # its task embeddings, if any
+            texts = task.kind.predict(model, task, batch, settings)
+        for row, text in zip(rows.tolist(), texts):
             hyps[row] = text
     return hyps
 
@@ -56,7 +58,7 @@ def score_task(task: Task, hyps: list[str], sources: list[str], refs: list[str])
                      {r.name: r.score for r in results[1:]}, main.extra)
 
 
-def evaluate_task(model: nn.Module, task: Task, role: str, data: Examples,
+def evaluate_task(model: MultiTaskModel, task: Task, role: str, data: Examples,
                   settings: DecodeSettings, device: torch.device,
                   references: tuple[list, list] | None = None) -> tuple[TaskScore, list[str]]:
     """Predict and score one task's split; ``references`` (sources, targets) saves re-reading."""

@@ -1,7 +1,12 @@
 """Translating with a loaded checkpoint (`build.checkpoint.load_checkpoint`): which encoder and
-decoder a request names, and the n-best outputs of input lines, batched by length."""
+decoder a request names, and the n-best outputs of input lines, batched by length. A request
+that names its task (`--task`) reads the input as that task does: its target tag before every
+line (`tasks.<t>.tgt_tag`) and its task embeddings added (`tasks.<t>.embedding`); an explicit
+encoder/decoder pair adds neither (`note_task_inputs` says so when the pair's tasks have them)."""
 from __future__ import annotations
 
+import logging
+from contextlib import nullcontext
 from typing import Iterator
 
 import torch
@@ -12,7 +17,10 @@ from .model import MultiTaskModel
 from .modules import Decoder
 from .search import Hypothesis, Sampling, decode
 from .task_names import resolve_task
+from .tasks import Task
 from .vocab import Vocab
+
+log = logging.getLogger(__name__)
 
 
 def resolve_pair(model: MultiTaskModel, task: str | None, encoder: str | None,
@@ -57,14 +65,18 @@ def _named_pair(model: MultiTaskModel, task: str | None, encoder: str | None,
 def translate_lines(model: MultiTaskModel, vocabs: dict[str, Vocab], pair: tuple,
                     lines: list[str], beam: int, alpha: float, n_best: int, batch_size: int,
                     max_len: tuple[float, int], device: torch.device,
-                    sampling: Sampling | None = None) -> Iterator[tuple[int, list[Hypothesis]]]:
+                    sampling: Sampling | None = None, task: Task | None = None
+                    ) -> Iterator[tuple[int, list[Hypothesis]]]:
     """(line number, n-best) for every non-empty line, batched by length; empty lines are skipped.
 
-    A multi-source pair reads one tab-separated field per encoder slot from each line."""
+    A multi-source pair reads one tab-separated field per encoder slot from each line. With
+    ``task`` (the pair's), the lines are read as its sources are (a target tag first) and its
+    task embeddings are added."""
     slots = pair[0] if isinstance(pair[0], tuple) else (pair[0],)
     columns = split_fields(lines, slots)
-    sources = [source_from_lines(column, source_spec(model, vocabs, slot))
-               for slot, column in zip(slots, columns)]
+    specs = task.source_specs() if task is not None else \
+        [source_spec(model, vocabs, slot) for slot in slots]
+    sources = [source_from_lines(column, spec) for spec, column in zip(specs, columns)]
     sizes = torch.stack([src.sizes() for src in sources]).amax(dim=0).tolist()  # (N,)
     order = sorted((i for i, line in enumerate(lines) if line.strip()), key=lambda i: sizes[i])
     for start in range(0, len(order), batch_size):
@@ -74,9 +86,21 @@ def translate_lines(model: MultiTaskModel, vocabs: dict[str, Vocab], pair: tuple
         mask = tuple(m.to(device) for _, m in batches)
         if len(slots) == 1:
             src, mask = src[0], mask[0]
-        result = decode(model, pair, src, mask, beam=beam, alpha=alpha, n_best=n_best,
-                        max_len_a=max_len[0], max_len_b=max_len[1], sampling=sampling)
+        with model.task_inputs(task.name) if task is not None else nullcontext():
+            result = decode(model, pair, src, mask, beam=beam, alpha=alpha, n_best=n_best,
+                            max_len_a=max_len[0], max_len_b=max_len[1], sampling=sampling)
         yield from zip(rows, result.hypotheses)
+
+
+def note_task_inputs(tasks: dict[str, Task], pair: tuple) -> None:
+    """A warning if tasks trained on this explicit pair have a target tag or task embeddings,
+    which only `--task` applies."""
+    using = [name for name, task in tasks.items()
+             if (task.encoder, task.decoder) == tuple(pair) and (task.tgt_tag or task.embedding)]
+    if using:
+        log.warning("task(s) %s of this encoder and decoder were trained with a target tag or "
+                    "task embeddings, which --encoder/--decoder do not add; name the task "
+                    "(--task '%s') to translate as it was trained", ", ".join(using), using[0])
 
 
 def split_fields(lines: list[str], slots: tuple[str, ...]) -> list[list[str]]:

@@ -14,12 +14,13 @@ from torch import nn
 from .recipe.config import TrainConfig
 
 
-def build_optimizer(model: nn.Module, cfg: TrainConfig,
-                    extra: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
-    """The model's parameters, and ``extra`` ones (learned loss weights) in a group of their own
-    without weight decay."""
+def build_optimizer(model: nn.Module, cfg: TrainConfig, extra: Sequence[nn.Parameter] = (),
+                    frozen: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """The model's parameters but the ``frozen`` ones (which so get no state), and ``extra`` ones
+    (learned loss weights) in a group of their own without weight decay."""
     kinds = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    groups = [{"params": list(model.parameters())}]
+    skip = {id(p) for p in frozen}
+    groups = [{"params": [p for p in model.parameters() if id(p) not in skip]}]
     if extra:
         groups.append({"params": list(extra), "weight_decay": 0.0})
     return kinds[cfg.optimizer](groups, lr=cfg.lr, betas=tuple(cfg.betas),

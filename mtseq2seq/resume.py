@@ -101,13 +101,16 @@ def run_state(trainer) -> dict:
         "tracker": trainer.tracker.state_dict(), "best_report": trainer.best_report,
         "stopped_early": trainer.stopped_early, "skipped": dict(trainer.skipped),
         "run_id": trainer.run_id, "pending_validation": trainer.pending_validation,
+        "stage": trainer.stage_index, "stage_start": trainer.stage_start,
         **trainer.record.as_state(),
     }
 
 
 def restore(trainer, state: dict) -> None:
     """Put ``state`` (`run_state` of an earlier trainer of the same recipe) into ``trainer``;
-    bests whose files this run does not hold are forgotten, later metrics records dropped."""
+    bests whose files this run does not hold are forgotten, later metrics records dropped.
+    The stage comes first: its optimizer, schedules and tracker are the ones the state fills."""
+    trainer.enter_stage(int(state.get("stage", 0)), int(state.get("stage_start", 0)))
     trainer.model.load_state_dict(state["model"])
     trainer.optimizer.load_state_dict(state["optimizer"])
     trainer.lr.load_state_dict(state["lr"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -27,17 +28,16 @@ from .data.batching import TaskIterator
 from .devices import resolve_precision
 from .errors import TrainingError
 from .evaluate import TaskScore, evaluate_task, format_scores
+from .gradients import diagnose, pcgrad_backward
 from .interrupt import Interrupted, StopRequest
 from .loss import LossOutput
 from .loss_weights import LossWeighting
 from .model import MultiTaskModel
-from .optim import LRSchedule
 from .progress import MetricsLog, Progress
-from .recipe.config import TrainConfig, ValidConfig
+from .recipe.config import ValidConfig
 from .resume import RunRecord, continue_run, restore, run_state
-from .scheduler import TaskScheduler
 from .search import Sampling
-from .selection import BestTracker
+from .stages import Stage, announce, enter_stage, next_stage
 from .tasks import DecodeSettings, Task
 from .tasks.base import Examples
 from .validate import ValidResult, format_table, validate_task
@@ -59,28 +59,32 @@ class Trainer:
     """Runs what `build.trainer.build_trainer` made; builds nothing itself."""
 
     def __init__(self, model: MultiTaskModel, tasks: dict[str, Task], data: TaskData,
-                 scheduler: TaskScheduler, optimizer: torch.optim.Optimizer, lr: LRSchedule,
-                 train_cfg: TrainConfig, valid_cfg: ValidConfig, run_dir: Path,
-                 record: RunRecord, weighting: LossWeighting | None = None) -> None:
-        self.model, self.tasks, self.data, self.scheduler = model, tasks, data, scheduler
+                 stages: list[Stage], valid_cfg: ValidConfig, run_dir: Path, record: RunRecord,
+                 weighting: LossWeighting | None = None) -> None:
+        self.model, self.tasks, self.data, self.stages = model, tasks, data, stages
         self.weighting = weighting if weighting is not None else LossWeighting(
             list(tasks), [t.loss_weight for t in tasks.values()])  # fixed `loss_weight`s
-        self.optimizer, self.lr, self.cfg, self.valid_cfg = optimizer, lr, train_cfg, valid_cfg
-        self.run_dir, self.record = run_dir, record
+        self.valid_cfg, self.run_dir, self.record = valid_cfg, run_dir, record
         self.device = next(model.parameters()).device
-        self.precision = resolve_precision(self.cfg.precision, self.device)
+        self.precision = resolve_precision(stages[0].cfg.precision, self.device)
         if self.device.type == "cpu":
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
         for stale in checkpoint.remove_stale_tmp(run_dir):
             log.info("removed %s, left by a save that was killed", stale)
-        self.tracker = BestTracker(valid_cfg.select, dict(valid_cfg.weights), valid_cfg.patience,
-                                   task_patience={n: t.patience for n, t in tasks.items()
-                                                  if t.patience})
         self.step, self.stopped_early, self.interrupted = 0, False, None
         self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
         self.best_report: dict = {"valid": [], "scores": []}
         self.run_id = uuid.uuid4().hex  # tells this run's checkpoint files from another run's
         self.metrics = MetricsLog(run_dir / "metrics.jsonl")
+        self.enter_stage(0, 0)
+
+    def enter_stage(self, index: int, start: int) -> None:
+        """Make stage ``index`` (begun at update ``start``) the current one (`stages.py`)."""
+        enter_stage(self, index, start)
+
+    @property
+    def stage_end(self) -> int:
+        return self.stage_start + self.stage.cfg.max_steps
 
     def resume(self, restart: bool) -> bool:
         """Continue from the run directory's checkpoint_last.pt unless ``restart``; whether it
@@ -97,12 +101,16 @@ class Trainer:
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         stats = {}
-        for task in tasks:
-            loss_sum, tokens = 0.0, 0
-            for _ in range(self.cfg.accumulate):
-                out = self._forward_backward(task)
-                loss_sum, tokens = loss_sum + float(out.loss.detach()), tokens + out.tokens
-            stats[task] = (loss_sum / max(tokens, 1), tokens)
+
+        def backward(task: str) -> None:
+            stats[task] = self.task_backward(task)
+
+        if self.cfg.gradient_surgery == "pcgrad" and len(tasks) > 1:  # gradients.py
+            pcgrad_backward([p for p in self.model.parameters() if p.requires_grad], tasks,
+                            backward, random.Random(self.step))
+        else:
+            for task in tasks:
+                backward(task)
         params = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm or float("inf"))
         if not (torch.isfinite(norm) and all(math.isfinite(v[0]) for v in stats.values())):
@@ -112,6 +120,14 @@ class Trainer:
         self.optimizer.step()
         self.lr.step()
         return stats
+
+    def task_backward(self, task: str) -> tuple[float, int]:
+        """``accumulate`` batches of ``task`` into ``.grad``; its mean loss per token, tokens."""
+        loss_sum, tokens = 0.0, 0
+        for _ in range(self.cfg.accumulate):
+            out = self._forward_backward(task)
+            loss_sum, tokens = loss_sum + float(out.loss.detach()), tokens + out.tokens
+        return loss_sum / max(tokens, 1), tokens
 
     def _skip_update(self, tasks: list[str], stats: dict[str, tuple[float, int]]) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -133,7 +149,7 @@ class Trainer:
     def _forward_backward(self, name: str) -> LossOutput:
         task = self.tasks[name]
         batch = next(self.data.train[name]).to(self.device)
-        with self._autocast():
+        with self._autocast(), self.model.task_inputs(name):  # its task embeddings, if any
             outputs = task.kind.forward(self.model, task, batch)
         out = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32, outside autocast
         loss = self.weighting.weigh(name, out.loss / max(out.tokens, 1))  # loss_weights.py
@@ -147,21 +163,27 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------
     def train(self) -> dict:
-        """Train to ``max_steps`` (or early stop, or a stop signal); returns the best report."""
+        """Train every stage to its ``max_steps`` (or early stop, or a stop signal); returns
+        the best report (of the last stage trained)."""
         every = max(self.valid_cfg.every, 1)
-        bar = tqdm(total=self.cfg.max_steps, initial=self.step, desc="train", unit="step",
+        total = self.stage_start + sum(s.cfg.max_steps for s in self.stages[self.stage_index:])
+        bar = tqdm(total=total, initial=self.step, desc="train", unit="step",
                    dynamic_ncols=True, disable=None)
-        self.progress = Progress(list(self.tasks), self.step, self.cfg.max_steps)
-        log.info("training from step %d to %d (%s, %s, %d threads)", self.step,
-                 self.cfg.max_steps, self.precision, self.device, torch.get_num_threads())
+        self.progress = Progress(list(self.tasks), self.step, total)
+        log.info("training from step %d to %d (%s, %s, %d threads)", self.step, total,
+                 self.precision, self.device, torch.get_num_threads())
+        announce(self.stage, self.stage_index, len(self.stages), self.stage_start)
         with StopRequest() as stop:
             if self.pending_validation:  # the run was stopped during this step's validation
                 self.validate_and_save()
-            while self.step < self.cfg.max_steps and not self.stopped_early and not stop.requested:
+            while not stop.requested and next_stage(self):
                 stats = self.train_step(self.next_tasks())
                 self.step += 1
                 self._record(stats, bar)
-                if self.step % every == 0 or self.step == self.cfg.max_steps:
+                if self.cfg.diagnose_every and self.step % self.cfg.diagnose_every == 0:
+                    for record in diagnose(self):
+                        self.log_metrics({"split": "diagnose", **record})
+                if self.step % every == 0 or self.step == self.stage_end:
                     self.validate_and_save()
                 elif stop.requested:
                     saving.save_last(self.state_dict(), self.run_dir)
@@ -177,7 +199,7 @@ class Trainer:
     def next_tasks(self) -> list[str]:
         """The scheduler's draw for this update (its curriculum applied), less the tasks whose
         own patience ran out; none when every task the curriculum allows now has stopped."""
-        return self.scheduler.draw(self.step, self.tracker.stopped)
+        return self.scheduler.draw(self.step - self.stage_start, self.tracker.stopped)
 
     def _record(self, stats: dict[str, tuple[float, int]], bar: tqdm) -> None:
         self.progress.add(stats)
@@ -203,15 +225,15 @@ class Trainer:
         valid = self.valid_cfg
         forced = [validate_task(self.model, self.tasks[name], data, self.cfg.batch_tokens,
                                 self.device, valid.max_sentences)
-                  for name, data in self.data.valid.items()]
+                  for name, data in self._valid_data()]
         records = {r.task: {"split": "valid", **r.as_dict()} for r in forced}
         scores = []
         if valid.decode:
             settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
-                                      valid.decode_sentences, sampling_of(valid))
+                                      valid.decode_sentences, Sampling.of(valid))
             scores = [evaluate_task(self.model, self.tasks[name], "valid", data, settings,
                                     self.device, self.data.valid_refs[name])[0]
-                      for name, data in self.data.valid.items()]
+                      for name, data in self._valid_data()]
         for s in scores:  # one record per task: teacher-forced numbers and decoded metrics
             records[s.task].update({s.metric: s.score, **s.others, "decoded": s.sentences})
         for task, weights in self.weighting.report().items():  # learned loss weights, if any
@@ -219,6 +241,10 @@ class Trainer:
         for record in records.values():
             self.log_metrics(record)
         return forced, scores
+
+    def _valid_data(self) -> list[tuple[str, Examples]]:
+        """The validation splits of the current stage's tasks."""
+        return [(name, data) for name, data in self.data.valid.items() if name in self.stage.tasks]
 
     def validate_and_save(self) -> None:
         """Validate, then write the checkpoints; a stop during validation saves this step's
@@ -268,8 +294,3 @@ class Trainer:
     def load_state_dict(self, state: dict) -> None:
         restore(self, state)
 
-
-def sampling_of(valid: ValidConfig) -> Sampling | None:
-    """Validation's sampling settings, or None when it decodes by search."""
-    return Sampling(valid.temperature, valid.top_k, valid.top_p, valid.sample_seed) \
-        if valid.sample else None

@@ -8,10 +8,10 @@ import math
 from dataclasses import asdict, dataclass
 
 import torch
-from torch import nn
 
 from . import interrupt
 from .data.batching import bucket_batches
+from .model import MultiTaskModel
 from .tasks import Task
 from .tasks.base import Examples
 
@@ -30,7 +30,7 @@ class ValidResult:
 
 
 @torch.inference_mode()
-def validate_task(model: nn.Module, task: Task, data: Examples, batch_tokens: int,
+def validate_task(model: MultiTaskModel, task: Task, data: Examples, batch_tokens: int,
                   device: torch.device, max_sentences: int | None = None) -> ValidResult:
     was_training = model.training
     model.eval()
@@ -42,7 +42,8 @@ def validate_task(model: nn.Module, task: Task, data: Examples, batch_tokens: in
             if len(rows) == 0:
                 continue
         batch = task.kind.make_batch(data, rows).to(device)
-        out = task.kind.loss(task.kind.forward(model, task, batch), batch, 0.0)
+        with model.task_inputs(task.name):  # its task embeddings, if any
+            out = task.kind.loss(task.kind.forward(model, task, batch), batch, 0.0)
         nll, tokens, correct = nll + out.nll, tokens + out.tokens, correct + out.correct
         sentences += len(rows)
     model.train(was_training)

@@ -1,7 +1,8 @@
 """Vocabularies, one per slot: a SentencePiece model (unigram or BPE) or a closed word list.
 
 Every vocabulary uses the same special ids (pad 0, unk 1, bos 2, eos 3), a token vocabulary
-trained with ``symbols=(MASK,)`` also has ``<mask>`` (id 4, `mask_id`), and each round-trips through
+trained with ``symbols=(MASK,)`` also has ``<mask>`` (id 4, `mask_id`; target tags such as
+``<2de>`` are reserved the same way, `symbol_id`), and each round-trips through
 plain data (`to_state` / `from_state`) so a checkpoint carries its vocabularies without pickled objects.
 Which slots get one, and training them on a recipe's files, is the builder's (`build/vocabs.py`).
 """
@@ -45,6 +46,11 @@ class Vocab:
     @property
     def mask_id(self) -> int | None:
         """The id of the reserved ``<mask>`` (`specials.MASK`), or None if it was not trained in."""
+        return self.symbol_id(MASK)
+
+    def symbol_id(self, symbol: str) -> int | None:
+        """The id of a reserved ``symbol`` (``<mask>``, a target tag like ``<2de>``), or None
+        if the vocabulary has no such entry."""
         return None
 
     @property
@@ -95,10 +101,9 @@ class SentencePieceVocab(Vocab):
     def __len__(self) -> int:
         return self.sp.get_piece_size()
 
-    @property
-    def mask_id(self) -> int | None:
-        found = self.sp.piece_to_id(MASK)  # the unknown id if there is no such piece
-        return found if self.sp.id_to_piece(found) == MASK else None
+    def symbol_id(self, symbol: str) -> int | None:
+        found = self.sp.piece_to_id(symbol)  # the unknown id if there is no such piece
+        return found if self.sp.id_to_piece(found) == symbol else None
 
     def payload(self) -> bytes:
         return self.model
@@ -134,9 +139,8 @@ class WordVocab(Vocab):
     def __len__(self) -> int:
         return len(self.words)
 
-    @property
-    def mask_id(self) -> int | None:
-        return self.index.get(MASK)
+    def symbol_id(self, symbol: str) -> int | None:
+        return self.index.get(symbol)
 
     def payload(self) -> bytes:
         return "\n".join(self.words).encode("utf-8")

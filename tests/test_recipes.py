@@ -34,7 +34,8 @@ def test_recipe_folders_are_covered() -> None:
     assert {"toy/one_to_many.yaml", "toy/many_to_one.yaml", "toy/many_to_many.yaml",
             "multi30k/en_de.yaml", "multi30k/one_to_many.yaml", "toy/dialogue.yaml",
             "toy/many_to_one_captioning.yaml", "multi30k/many_to_one_captioning.yaml",
-            "cmu_dog/facts.yaml", "cmu_dog/nofacts.yaml", "cmu_dog/multi_task.yaml"} <= names
+            "cmu_dog/facts.yaml", "cmu_dog/nofacts.yaml", "cmu_dog/multi_task.yaml",
+            "toy/task_embeddings.yaml"} <= names
 
 
 def test_readme_shows_the_quickstart_recipe_files_as_they_are() -> None:

@@ -1,6 +1,7 @@
 """Each task of a recipe as a `tasks.Task`: its kind (from the registry), data files, how each
-encoder slot's files are read (`data.sources.SourceSpec`), metrics, prediction limits and the
-vocabularies of its slots; and the noise of its training sources (`task_noiser`)."""
+encoder slot's files are read (`data.sources.SourceSpec`, with the id of its `tgt_tag` before
+the first slot's text), metrics, prediction limits and the vocabularies of its slots; and the
+noise of its training sources (`task_noiser`, which leaves the tag alone)."""
 from __future__ import annotations
 
 import inspect
@@ -9,6 +10,7 @@ from typing import Any
 from ..data.files import task_files
 from ..data.noise import Noiser, noise_seed
 from ..data.sources import SourceSpec
+from ..errors import DataError
 from ..modules import ENCODERS
 from ..recipe.config import ModuleConfig, Recipe, TaskConfig
 from ..recipe.data_files import input_kind, side_files
@@ -32,9 +34,10 @@ def encoder_options(cfg: ModuleConfig) -> dict[str, Any]:
 def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Vocab]) -> Task:
     kind: TaskKind = KINDS.get(cfg.kind, f"tasks.{name}.kind")()
     splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
+    prefixes = (tag_prefix(name, cfg, vocabs), *[()] * (len(cfg.encoder_slots) - 1))
     sources = tuple(SourceSpec(slot, input_kind(recipe, slot), vocabs.get(slot),
-                               encoder_options(recipe.encoders[slot]))
-                    for slot in cfg.encoder_slots)
+                               encoder_options(recipe.encoders[slot]), prefix)
+                    for slot, prefix in zip(cfg.encoder_slots, prefixes))
     encoder = cfg.encoder_slots if len(cfg.encoder_slots) > 1 else cfg.encoder
     return Task(
         name=name, kind=kind, encoder=encoder, decoder=cfg.decoder,
@@ -46,7 +49,21 @@ def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Voc
         vocabs={slot: vocabs[slot] for slot in cfg.slots if slot in vocabs},
         ratio=cfg.ratio, start_at=cfg.start_at, stop_at=cfg.stop_at, loss_weight=cfg.loss_weight,
         patience=cfg.patience, sources=sources, batch_tokens=cfg.batch_tokens,
-        noise=cfg.noise)
+        noise=cfg.noise, embedding=cfg.embedding, tgt_tag=cfg.tgt_tag)
+
+
+def tag_prefix(name: str, cfg: TaskConfig, vocabs: dict[str, Vocab]) -> tuple[int, ...]:
+    """The ids put before every sentence of the task's first encoder slot: its `tgt_tag`'s
+    (reserved in that slot's vocabulary, `vocabs.reserved_symbols`), or none."""
+    if cfg.tgt_tag is None:
+        return ()
+    slot = cfg.encoder_slots[0]
+    found = vocabs[slot].symbol_id(cfg.tgt_tag) if slot in vocabs else None
+    if found is None:
+        raise DataError(f"tasks.{name}.tgt_tag: the vocabulary of slot '{slot}' has no "
+                        f"'{cfg.tgt_tag}' (it was made without this tag); train the vocabulary "
+                        "again (a new run directory) or drop the tag")
+    return (found,)
 
 
 def task_noiser(task: Task, seed: int) -> Noiser | None:
@@ -56,4 +73,5 @@ def task_noiser(task: Task, seed: int) -> Noiser | None:
         return None
     mask_ids = tuple(spec.vocab.mask_id if spec.vocab is not None else None
                      for spec in task.source_specs())
-    return Noiser(task.noise, mask_ids, noise_seed(seed, task.name))
+    kept = tuple(len(spec.prefix) for spec in task.source_specs())
+    return Noiser(task.noise, mask_ids, noise_seed(seed, task.name), kept)

@@ -1,6 +1,6 @@
-"""A recipe's trainer: seeds and threads, the model on its device, each task's data, the
-scheduler (with the tasks' curricula), the loss weights, the optimizer and learning-rate schedule,
-handed to `Trainer`, which only runs.
+"""A recipe's trainer: seeds and threads, the model on its device, each task's data, the loss
+weights and the stages (each: scheduler with the tasks' curricula, frozen parameters, optimizer,
+learning-rate schedule; `stages.py`), handed to `Trainer`, which only runs.
 
 The order is part of what a seed means: the model's weights are drawn right after seeding, the
 data and the scheduler use their own seeded generators, so the same recipe gives the same run.
@@ -12,19 +12,17 @@ from pathlib import Path
 
 import torch
 
-from ..curriculum import Curriculum, TaskCurriculum
 from ..data.batching import TaskIterator
 from ..devices import pick_device
 from ..loss_weights import build_loss_weighting
-from ..optim import LRSchedule, build_optimizer
 from ..plugins import plugin_records
 from ..recipe.config import Recipe
 from ..resume import RunRecord
-from ..scheduler import build_scheduler
 from ..tasks import Task
 from ..trainer import TaskData, Trainer
 from ..vocab import Vocab
 from .model import build_model
+from .stages import build_stages
 from .tasks import build_tasks, task_noiser
 
 
@@ -39,18 +37,13 @@ def build_trainer(recipe: Recipe, run_dir: Path, vocabs: dict[str, Vocab]) -> Tr
     tasks = build_tasks(recipe, vocabs)
     model = build_model(recipe.encoders, recipe.decoders, tasks).to(device)
     data = task_data(tasks, cfg.max_len, cfg.batch_tokens, recipe.seed, recipe.valid.decode)
-    names = list(tasks)
-    curriculum = Curriculum([TaskCurriculum.of(t.ratio, t.start_at, t.stop_at)
-                             for t in tasks.values()])
-    scheduler = build_scheduler(recipe.schedule.type, recipe.schedule.options, names, curriculum,
-                                [len(data.train[t].data) for t in names], recipe.seed)
-    weighting = build_loss_weighting(cfg.loss_weighting, names,
+    weighting = build_loss_weighting(cfg.loss_weighting, list(tasks),
                                      [t.loss_weight for t in tasks.values()]).to(device)
-    optimizer = build_optimizer(model, cfg, list(weighting.parameters()))
+    sizes = {name: len(it.data) for name, it in data.train.items()}
+    stages = build_stages(recipe, model, tasks, sizes, list(weighting.parameters()))
     record = RunRecord(recipe.resolved, recipe.path, list(recipe.plugins),
                        plugin_records(recipe.plugins, recipe.path), vocabs)
-    return Trainer(model, tasks, data, scheduler, optimizer, LRSchedule(optimizer, cfg), cfg,
-                   recipe.valid, run_dir, record, weighting)
+    return Trainer(model, tasks, data, stages, recipe.valid, run_dir, record, weighting)
 
 
 def task_data(tasks: dict[str, Task], max_len: int, batch_tokens: int, seed: int,

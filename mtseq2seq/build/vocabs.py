@@ -1,6 +1,7 @@
 """Vocabularies for a recipe: one per slot that reads or writes tokens, read from the run
 directory or trained on the training text of every task that uses it (sharing slots get one
-object). A vocabulary that a task masks (`tasks.<t>.noise.mask`) is trained with `<mask>`."""
+object). A vocabulary that a task masks (`tasks.<t>.noise.mask`) is trained with `<mask>`, one
+that a task tags (`tasks.<t>.tgt_tag`, before its first encoder slot's text) with the tag."""
 from __future__ import annotations
 
 import logging
@@ -51,10 +52,19 @@ def masking_tasks(recipe: Recipe, owner: str) -> list[str]:
                 for slot in task.encoder_slots)]
 
 
+def tagging_tasks(recipe: Recipe, owner: str) -> dict[str, str]:
+    """Task -> its `tgt_tag`, of the tasks whose first encoder slot uses ``owner``'s vocabulary."""
+    return {name: task.tgt_tag for name, task in recipe.tasks.items()
+            if task.tgt_tag and task.encoder_slots[0] in recipe.vocabs and
+            vocab_owner(recipe, task.encoder_slots[0]) == owner}
+
+
 def reserved_symbols(recipe: Recipe, owner: str) -> tuple[str, ...]:
-    """``(MASK,)`` for a vocabulary that some task masks, else nothing: a recipe without
-    masking trains exactly the vocabularies it always did."""
-    return (MASK,) if masking_tasks(recipe, owner) else ()
+    """``<mask>`` for a vocabulary that some task masks, then the tasks' target tags (sorted, so
+    their ids do not depend on the order of the tasks); a recipe with neither trains exactly
+    the vocabularies it always did."""
+    mask = (MASK,) if masking_tasks(recipe, owner) else ()
+    return (*mask, *sorted(set(tagging_tasks(recipe, owner).values())))
 
 
 def check_mask(vocab: Vocab, tasks: list[str], path: Path) -> None:
@@ -63,6 +73,15 @@ def check_mask(vocab: Vocab, tasks: list[str], path: Path) -> None:
         raise DataError(f"vocabulary file '{path}' has no {MASK} symbol, which "
                         f"tasks.{tasks[0]}.noise.mask needs; delete the file to train it again "
                         "with one, or use another run directory")
+
+
+def check_tags(vocab: Vocab, tags: dict[str, str], path: Path) -> None:
+    """A DataError if a task's tag (``tags``: task -> tag) is not in ``vocab`` (read from ``path``)."""
+    for task, tag in tags.items():
+        if vocab.symbol_id(tag) is None:
+            raise DataError(f"vocabulary file '{path}' has no {tag} symbol, which "
+                            f"tasks.{task}.tgt_tag needs; delete the file to train it again "
+                            "with it, or use another run directory")
 
 
 def vocab_path(run_dir: Path, owner: str, cfg: VocabConfig) -> Path:
@@ -79,6 +98,7 @@ def load_or_train(recipe: Recipe, run_dir: Path) -> dict[str, Vocab]:
         if path.is_file():
             owned[owner] = read_vocab_file(path, cfg)
             check_mask(owned[owner], masking_tasks(recipe, owner), path)
+            check_tags(owned[owner], tagging_tasks(recipe, owner), path)
             continue
         files = training_files(recipe, owner)
         if not files:

@@ -128,27 +128,37 @@ class Noiser:
     """The noise of one task's training sources, drawn from its own seeded generator.
 
     ``mask_ids`` gives each encoder slot's ``<mask>`` id (None where its vocabulary has none,
-    allowed only without masking). Called on a batch with ``src``/``src_mask`` of text (one
-    tensor, or a tuple per encoder slot), it returns the batch with those noised.
+    allowed only without masking), ``kept`` how many leading ids of each source stay as they
+    are (a target tag, `tasks.<t>.tgt_tag`; none by default). Called on a batch with
+    ``src``/``src_mask`` of text (one tensor, or a tuple per encoder slot), it returns the
+    batch with those noised.
     """
 
-    def __init__(self, cfg: NoiseConfig, mask_ids: tuple[int | None, ...], seed: int) -> None:
+    def __init__(self, cfg: NoiseConfig, mask_ids: tuple[int | None, ...], seed: int,
+                 kept: tuple[int, ...] = ()) -> None:
         assert cfg.mask == 0 or None not in mask_ids, "masking needs a <mask> id in every source"
         self.cfg, self.mask_ids = cfg, mask_ids
+        self.kept = kept or (0,) * len(mask_ids)
         self.generator = torch.Generator().manual_seed(seed)
 
     def __call__(self, batch: BatchT) -> BatchT:
         if isinstance(batch.src, tuple):
-            pairs = [self.noise_source(src, mask, mask_id)
-                     for src, mask, mask_id in zip(batch.src, batch.src_mask, self.mask_ids)]
+            pairs = [self.noise_source(src, mask, mask_id, kept) for src, mask, mask_id, kept
+                     in zip(batch.src, batch.src_mask, self.mask_ids, self.kept)]
             src, src_mask = tuple(p[0] for p in pairs), tuple(p[1] for p in pairs)
         else:
-            src, src_mask = self.noise_source(batch.src, batch.src_mask, self.mask_ids[0])
+            src, src_mask = self.noise_source(batch.src, batch.src_mask, self.mask_ids[0],
+                                              self.kept[0])
         return dataclasses.replace(batch, src=src, src_mask=src_mask)
 
-    def noise_source(self, src: Tensor, src_mask: Tensor, mask_id: int | None
+    def noise_source(self, src: Tensor, src_mask: Tensor, mask_id: int | None, kept: int = 0
                      ) -> tuple[Tensor, Tensor]:
-        """(src (B, S'), src_mask (B, S')) of one EOS-terminated, PAD-padded text source."""
+        """(src (B, S'), src_mask (B, S')) of one EOS-terminated, PAD-padded text source; its
+        first ``kept`` ids (a tag on every sentence) are put back in front, untouched."""
+        if kept:
+            out, _ = self.noise_source(src[:, kept:], src_mask[:, kept:], mask_id)  # (B, S'')
+            out = torch.cat([src[:, :kept], out], dim=1)  # (B, S')
+            return out, out.ne(PAD)
         cfg, generator = self.cfg, self.generator
         lengths = src_mask.sum(dim=1) - 1  # (B,) tokens before EOS
         ids = src.masked_fill(_positions(src) >= lengths[:, None], PAD)  # (B, S) EOS removed

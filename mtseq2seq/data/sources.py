@@ -44,13 +44,15 @@ class SourceData(Protocol):
 @dataclass
 class SourceSpec:
     """How a task reads one encoder slot's files: the slot's input kind, its vocabulary (tokens
-    and facts) and the encoder's reading options (``max_facts``, ``max_fact_tokens``,
-    ``input_dim``), with the YAML path of that encoder for messages."""
+    and facts), the encoder's reading options (``max_facts``, ``max_fact_tokens``,
+    ``input_dim``) and the ids put before every sentence (text only: a task's `tgt_tag`), with
+    the YAML path of that encoder for messages."""
 
     slot: str
     kind: str = "tokens"
     vocab: Vocab | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    prefix: tuple[int, ...] = ()
 
     @property
     def where(self) -> str:
@@ -58,16 +60,18 @@ class SourceSpec:
 
 
 class TokenSource:
-    """Text of a slot: each line's ids, EOS-terminated and PAD-padded when batched."""
+    """Text of a slot: each line's ids after the ``prefix`` ids (a target tag; the length limit
+    and emptiness are the sentence's own), EOS-terminated and PAD-padded when batched."""
 
-    def __init__(self, encoded: Encoded) -> None:
+    def __init__(self, encoded: Encoded, prefix: tuple[int, ...] = ()) -> None:
         self.encoded = encoded
+        self.prefix = torch.tensor(prefix, dtype=torch.int32)  # (P,)
 
     def __len__(self) -> int:
         return len(self.encoded)
 
-    def sizes(self) -> Tensor:  # (N,) tokens + EOS
-        return self.encoded.lengths() + 1
+    def sizes(self) -> Tensor:  # (N,) prefix + tokens + EOS
+        return self.encoded.lengths() + 1 + len(self.prefix)
 
     def empty(self) -> Tensor:
         return self.encoded.lengths().eq(0)
@@ -78,8 +82,8 @@ class TokenSource:
     def batch(self, lines: list[int]) -> tuple[Tensor, Tensor]:
         eos = torch.tensor([EOS], dtype=torch.int32)
         ids = torch.nn.utils.rnn.pad_sequence(
-            [torch.cat([self.encoded.sentence(i), eos]) for i in lines], batch_first=True,
-            padding_value=PAD).long()  # (B, S)
+            [torch.cat([self.prefix, self.encoded.sentence(i), eos]) for i in lines],
+            batch_first=True, padding_value=PAD).long()  # (B, S)
         return ids, ids.ne(PAD)
 
 
@@ -151,7 +155,7 @@ def parse_facts(lines: Iterable[str], spec: SourceSpec, where: str) -> FactSourc
 def source_from_lines(lines: list[str], spec: SourceSpec, where: str = "<stdin>") -> SourceData:
     """A source made from raw text lines (`translate`): text or facts; features cannot be."""
     if spec.kind == "tokens":
-        return TokenSource(Encoded.from_lists(spec.vocab.encode(lines)))
+        return TokenSource(Encoded.from_lists(spec.vocab.encode(lines)), spec.prefix)
     if spec.kind == "facts":
         return parse_facts(lines, spec, where)
     raise DataError(f"slot '{spec.slot}' reads {spec.kind}, which cannot come from text lines; "
@@ -161,7 +165,7 @@ def source_from_lines(lines: list[str], spec: SourceSpec, where: str = "<stdin>"
 def read_source(path: Path, spec: SourceSpec) -> SourceData:
     """One encoder slot's side of a split, read as its input kind says."""
     if spec.kind == "tokens":
-        return TokenSource(encode_file(path, spec.vocab))
+        return TokenSource(encode_file(path, spec.vocab), spec.prefix)
     if spec.kind == "facts":
         return read_facts(path, spec)
     if spec.kind == "features":

@@ -58,6 +58,11 @@ class Encoder(nn.Module):
     def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:
         raise NotImplementedError
 
+    def input_layer(self) -> nn.Module | None:
+        """The layer whose output is the vectors the encoder reads, (B, S, E): a task's
+        embedding (`tasks.<t>.embedding`) is added to them. By default ``self.embed``."""
+        return _module_or_none(getattr(self, "embed", None))
+
 
 class Decoder(nn.Module):
     """Maps a target prefix plus encoder memory to next-token logits.
@@ -69,6 +74,12 @@ class Decoder(nn.Module):
 
     def forward(self, tgt_in: Tensor, memory: EncoderOutput) -> Tensor:  # (B, T) -> (B, T, V)
         raise NotImplementedError
+
+    def input_layer(self) -> nn.Module | None:
+        """The token embedding that ``forward`` and ``step`` both call, (B, T, E): a task's
+        embedding is added to its output (never to a tied output projection's weights).
+        By default ``self.embed``."""
+        return _module_or_none(getattr(self, "embed", None))
 
     def init_state(self, memory: EncoderOutput) -> State:
         raise NotImplementedError
@@ -95,6 +106,10 @@ class Head(nn.Module):
         """Logits (B, L) of one label per example, or (B, W, L) at ``positions`` (B, W) of the
         memory (e.g. each word's first piece)."""
         raise NotImplementedError
+
+
+def _module_or_none(found: Any) -> nn.Module | None:
+    return found if isinstance(found, nn.Module) else None
 
 
 PROVIDED_ARGS = ("vocab_size", "pad_id")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch import Tensor
+from torch import Tensor, nn
 
 from .base import ENCODERS, Encoder, EncoderOutput
 from .transformer import TransformerEncoder
@@ -44,6 +44,11 @@ class FactsEncoder(Encoder):
         self.output_size, self.pool = dim, pool
         self.max_facts, self.max_fact_tokens = max_facts, max_fact_tokens
         self.fact = TransformerEncoder(vocab_size, pad_id, dim, layers, heads, ff, dropout)
+
+    def input_layer(self) -> nn.Module:
+        """The token embedding of the fact encoder: a task embedding is added to every token
+        of every fact."""
+        return self.fact.embed
 
     def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:
         """Args: src (B, F, L) ids; src_mask (B, F, L) bool, True = real token."""

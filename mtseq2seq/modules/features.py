@@ -61,6 +61,10 @@ class FeaturesEncoder(Encoder):
             if layer_type == "rnn" and layers else None
         self.out_norm = nn.LayerNorm(dim) if len(self.layers) else nn.Identity()
 
+    def input_layer(self) -> nn.Module:
+        """The projection to ``dim``: a task embedding is added to each projected region."""
+        return self.project
+
     def forward(self, src: Tensor, src_mask: Tensor) -> EncoderOutput:
         """Args: src (B, K, D_in) float; src_mask (B, K) bool, True = real region."""
         x = self.norm(self.project(src.to(self.project.weight.dtype)))  # (B, K, D)

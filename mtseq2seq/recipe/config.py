@@ -8,6 +8,7 @@ The pieces below the builder (`build/`) each receive their own section (`TrainCo
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
@@ -41,7 +42,7 @@ class TaskConfig:
     encoder: Union[str, list[str]]  # a slot, or several (a multi-source task: [history, facts])
     decoder: str
     train: str = "train"
-    valid: str = "valid"
+    valid: Optional[str] = "valid"  # null: the task is not validated (a helper task)
     test: Optional[str] = "test"
     ratio: Union[float, list] = 1.0  # how often: a number, or [[step, ratio], ...] (curriculum.py)
     start_at: int = ranged(0, 0)  # the first update that may schedule the task
@@ -55,6 +56,8 @@ class TaskConfig:
     files: dict = field(default_factory=dict)  # side -> file name, if not the slot: {decoder: sentiment}
     batch_tokens: Optional[int] = ranged(None, 1)  # this task's batches, if not train.batch_tokens
     noise: Any = None  # source noise of training batches: a `data.noise.NoiseConfig` once bound
+    embedding: Optional[Literal["encoder", "decoder", "both"]] = None  # a learned task vector
+    tgt_tag: Optional[str] = None  # a reserved token put before every source: "<2de>"
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
@@ -103,6 +106,37 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"  # uncertainty: learned (loss_weights.py)
+    freeze: list[str] = field(default_factory=list)  # module paths (globs) not trained: freezing.py
+    diagnose_every: int = ranged(0, 0)  # task-gradient conflicts on shared modules (gradients.py)
+    gradient_surgery: Literal["none", "pcgrad"] = "none"  # pcgrad: for updates of several tasks
+
+
+@dataclass
+class StageConfig:
+    """One stage of `stages:` (run in order by one `train` command); unset keys: the recipe's."""
+
+    max_steps: int = field(metadata={"low": 1})  # this stage's updates (required)
+    tasks: Optional[list[str]] = None  # the tasks it trains (default: every task)
+    schedule: Any = None  # a `ScheduleConfig` once bound (default: the recipe's `schedule:`)
+    lr: Optional[float] = ranged(None, 0.0)
+    warmup: Optional[int] = ranged(None, 0)
+    lr_schedule: Optional[Literal["inverse_sqrt", "constant", "plateau"]] = None
+    freeze: Optional[list[str]] = None  # default: train.freeze
+
+    def train_config(self, train: TrainConfig) -> TrainConfig:
+        """``train`` (the recipe's `train:`) with this stage's keys."""
+        overrides = {key: getattr(self, key) for key in ("max_steps", "lr", "warmup",
+                                                         "lr_schedule", "freeze")
+                     if getattr(self, key) is not None}
+        return dataclasses.replace(train, **overrides)
+
+
+@dataclass
+class InitFromConfig:
+    """`init_from:` chosen modules' weights from another run's checkpoint (`init_from.py`)."""
+
+    checkpoint: str
+    modules: Union[dict, list]  # {this model's module path: the checkpoint's}, or a list of paths
 
 
 @dataclass
@@ -148,6 +182,8 @@ class Recipe:
     schedule: Any = None
     train: Any = None
     valid: Any = None
+    stages: Optional[dict] = None  # name -> `StageConfig` once bound; none: one stage of it all
+    init_from: Any = None  # an `InitFromConfig` once bound
     path: str = ""  # the recipe file (not a YAML key)
     resolved: dict = field(default_factory=dict)  # the merged YAML, stored in checkpoints
 
@@ -156,7 +192,7 @@ class Recipe:
 
 
 _TOP_KEYS = {"include", "name", "seed", "run_dir", "data_dir", "toy_data", "plugins", "vocabs",
-             "modules", "encoders", "decoders", "tasks", "schedule", "train", "valid"}
+             "modules", "encoders", "decoders", "tasks", "schedule", "train", "valid", "stages", "init_from"}
 
 
 def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
@@ -181,7 +217,31 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     recipe.valid = bind(ValidConfig, recipe.valid, "valid", problems)
     if recipe.toy_data is not None:
         recipe.toy_data = bind(ToyDataConfig, recipe.toy_data, "toy_data", problems)
+    if recipe.init_from is not None:
+        recipe.init_from = bind(InitFromConfig, recipe.init_from, "init_from", problems)
+    if recipe.stages is not None:
+        recipe.stages = _bind_stages(recipe.stages, recipe.train, raw, problems)
     return recipe
+
+
+def _bind_stages(raw: Any, train: TrainConfig, top: dict, problems: list[str]) -> dict:
+    """`stages:` a mapping of name -> stage, in order (`StageConfig.train_config`: `train:` with
+    the stage's keys). `train.max_steps` then is their sum (a stage sets its own)."""
+    if isinstance(top.get("train"), dict) and "max_steps" in top["train"]:
+        problems.append("train.max_steps: with stages:, each stage sets its own max_steps "
+                        "(e.g. stages.<name>.max_steps); the run's is their sum")
+    if not isinstance(raw, dict) or not raw:
+        problems.append(f"stages: expected a mapping of stage names to stages, e.g. {{pretrain: "
+                        f"{{tasks: [en-en], max_steps: 1000}}, finetune: {{...}}}}, got "
+                        f"{short_repr(raw)}")
+        return {}
+    stages = _bind_each(StageConfig, raw, "stages", problems)
+    for name, stage in stages.items():
+        if stage.schedule is not None:
+            stage.schedule = bind(ScheduleConfig, stage.schedule, f"stages.{name}.schedule",
+                                  problems, allow_extra=True)
+    train.max_steps = sum(s.max_steps or 0 for s in stages.values()) or train.max_steps
+    return stages
 
 
 def _encoder_list_problems(task: TaskConfig, path: str) -> list[str]:

@@ -12,8 +12,10 @@ def describe(recipe: Recipe, parameters: dict[tuple[str, str], int] | None = Non
     module's parameter count, keyed (side, slot)."""
     lines = ["tasks:"]
     for name, task in recipe.tasks.items():
+        inputs = (f", tag {task.tgt_tag}" if task.tgt_tag else "") + \
+            (f", task embedding: {task.embedding}" if task.embedding else "")
         lines.append(f"  {name:<16} {task.kind:<12} {' + '.join(task.encoder_slots)} -> {task.decoder}  "
-                     f"{curriculum_text(task.ratio, task.start_at, task.stop_at)}")
+                     f"{curriculum_text(task.ratio, task.start_at, task.stop_at)}{inputs}")
     for side in ("encoder", "decoder"):
         users: dict[str, list[str]] = {}
         for name, task in recipe.tasks.items():
@@ -27,4 +29,16 @@ def describe(recipe: Recipe, parameters: dict[tuple[str, str], int] | None = Non
             lines.append(f"{side} {slot} ({module.type}{size}): {shared}")
     if parameters:
         lines.append(f"in all: {sum(parameters.values()):,} parameters")
-    return "\n".join(lines)
+    return "\n".join(lines + stage_lines(recipe))
+
+
+def stage_lines(recipe: Recipe) -> list[str]:
+    """One line per stage of `stages:` (none without): its updates, tasks, lr and freeze."""
+    lines = ["stages (in order):"] if recipe.stages else []
+    for name, stage in (recipe.stages or {}).items():
+        cfg = stage.train_config(recipe.train)
+        frozen = f", frozen: {', '.join(cfg.freeze)}" if cfg.freeze else ""
+        lines.append(f"  {name:<16} {cfg.max_steps} updates of "
+                     f"{', '.join(stage.tasks or recipe.tasks)} (lr {cfg.lr:g}, warm-up "
+                     f"{cfg.warmup}){frozen}")
+    return lines

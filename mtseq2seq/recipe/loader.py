@@ -13,6 +13,8 @@ from .config import Recipe, parse_recipe
 from .curricula import check_curricula
 from .data_files import check_data_files
 from .sections import check_noise, check_schedule, check_train, check_valid
+from .stages import check_init_from, check_stages
+from .task_inputs import check_task_inputs
 from .topology import (
     apply_module_defaults,
     check_modules,
@@ -61,9 +63,12 @@ def check_recipe(recipe: Recipe, check_files: bool = True) -> list[str]:
     problems += check_tasks(recipe, enc_sizes, dec_sizes)
     problems += check_curricula(recipe)
     problems += check_noise(recipe)
+    problems += check_task_inputs(recipe)
     problems += check_schedule(recipe)
     problems += check_valid(recipe)
     problems += check_train(recipe)
+    problems += check_stages(recipe)
+    problems += check_init_from(recipe)
     if check_files:
         problems += check_data_files(recipe)
     return problems

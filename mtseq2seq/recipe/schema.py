@@ -150,7 +150,7 @@ def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]
     """(ok, converted value); a problem naming YAML path ``where`` if the type or range is wrong."""
     ok, out = coerce(value, tp)
     if not ok:
-        hint = close_match(value, get_args(tp)) if get_origin(tp) is Literal else ""
+        hint = close_match(value, literal_choices(tp))
         problems.append(f"{where}: got {short_repr(value)}, expected {describe_type(tp)}{hint}")
         return False, value
     why = range_problem(out, meta)
@@ -158,6 +158,15 @@ def _check_value(where: str, value: Any, tp: Any, meta: typing.Mapping[str, Any]
         problems.append(f"{where}: got {short_repr(value)}, {why}")
         return False, value
     return True, out
+
+
+def literal_choices(tp: Any) -> tuple:
+    """The values a Literal annotation allows, also inside Optional/Union (else none)."""
+    if get_origin(tp) is Literal:
+        return get_args(tp)
+    if get_origin(tp) is Union:
+        return tuple(choice for arg in get_args(tp) for choice in literal_choices(arg))
+    return ()
 
 
 def constructor_problems(cls: type, options: dict, path: str) -> list[str]:

@@ -11,7 +11,7 @@ from ..modules import DECODERS
 from ..scheduler import SCHEDULERS
 from ..task_names import canonical_task, tasks_hint
 from ..tasks import KINDS
-from .config import Recipe
+from .config import Recipe, ScheduleConfig
 from .data_files import input_kind
 from .schema import coerce
 from .topology import check_option_values
@@ -30,14 +30,14 @@ def check_valid(recipe: Recipe) -> list[str]:
     if not valid.top_p > 0:
         problems.append(f"valid.top_p: got {valid.top_p}, expected 0 < top_p <= 1")
     if valid.select != "mean":
-        select = _task_named(valid.select, recipe, "valid.select", problems)
+        select = task_named(valid.select, recipe, "valid.select", problems)
         valid.select = select or valid.select  # `en-de` names the task en>de from here on
         if select is None:
             problems.append(f"valid.select: got '{valid.select}', expected 'mean' or a task name"
                             f"{tasks_hint(valid.select, recipe.tasks)}")
     weights: dict = {}
     for key, weight in (valid.weights or {}).items():
-        task = _task_named(str(key), recipe, f"valid.weights.{key}", problems)
+        task = task_named(str(key), recipe, f"valid.weights.{key}", problems)
         if task is None:
             problems.append(f"valid.weights.{key}: no such task"
                             f"{tasks_hint(str(key), recipe.tasks)}")
@@ -52,7 +52,7 @@ def check_valid(recipe: Recipe) -> list[str]:
     return problems
 
 
-def _task_named(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:
+def task_named(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:
     """The recipe's task that ``name`` names (`en-de` for en>de); an ambiguous alias is a problem."""
     try:
         return canonical_task(str(name), recipe.tasks)
@@ -77,17 +77,21 @@ def check_train(recipe: Recipe) -> list[str]:
 
 
 def check_schedule(recipe: Recipe) -> list[str]:
-    schedule = recipe.schedule
+    return schedule_problems(recipe.schedule, "schedule")
+
+
+def schedule_problems(schedule: ScheduleConfig, path: str) -> list[str]:
+    """A registered scheduler type whose options build one (``path``: the section's YAML path)."""
     if schedule.type not in SCHEDULERS:
-        return [f"schedule.type: {unknown('scheduler type', schedule.type, SCHEDULERS.names())}"]
-    problems = SCHEDULERS.check_kwargs(schedule.type, schedule.options, "schedule")
-    problems += check_option_values(SCHEDULERS, schedule.type, schedule.options, "schedule")
+        return [f"{path}.type: {unknown('scheduler type', schedule.type, SCHEDULERS.names())}"]
+    problems = SCHEDULERS.check_kwargs(schedule.type, schedule.options, path)
+    problems += check_option_values(SCHEDULERS, schedule.type, schedule.options, path)
     if not problems:  # a trial build with stand-in tasks catches what only the constructor checks
         try:
-            SCHEDULERS.build(schedule.type, schedule.options, "schedule", tasks=["a"],
+            SCHEDULERS.build(schedule.type, schedule.options, path, tasks=["a"],
                              ratios=[1.0], sizes=[1], seed=1)
         except Exception as err:
-            problems.append(f"schedule: these options do not build a scheduler: {err}")
+            problems.append(f"{path}: these options do not build a scheduler: {err}")
     return problems
 
 

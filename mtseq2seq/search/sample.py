@@ -34,6 +34,13 @@ class Sampling:
     def __post_init__(self) -> None:
         _check_args(self.temperature, self.top_k, self.top_p, 1)
 
+    @staticmethod
+    def of(valid) -> "Sampling | None":
+        """The sampling a recipe's `valid:` section asks for (`sample`, `temperature`, `top_k`,
+        `top_p`, `sample_seed`), or None when it decodes by search."""
+        return Sampling(valid.temperature, valid.top_k, valid.top_p, valid.sample_seed) \
+            if valid.sample else None
+
 
 _SLACK = 1e-6  # how far short of top_p a nucleus may sum: float32 rounding of the log-probs
 

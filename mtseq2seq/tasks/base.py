@@ -60,6 +60,8 @@ class Task:
     sources: tuple[SourceSpec, ...] = ()  # how each encoder slot's files are read, in order
     batch_tokens: int | None = None  # this task's training batches, if not train.batch_tokens
     noise: NoiseConfig | None = None  # noise on the sources of its training batches
+    embedding: str | None = None  # where its task vector is added: encoder, decoder or both
+    tgt_tag: str | None = None  # the token put before its first source (in `sources`' prefix)
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
