@@ -81,7 +81,7 @@ def _test_best(recipe: Recipe, best: Path, device) -> int:
     """Score ``best`` on every task's test split; a stop signal ends it between batches."""
     with StopRequest("stopping the test decoding") as stop:
         try:
-            scores = score_checkpoint(recipe, best, "test", list(recipe.tasks),
+            scores = score_checkpoint(recipe, best, "test", with_split(recipe, "test"),
                                       _settings(recipe), device)
         except Interrupted:
             print(f"\nstopped by {stop.requested} during the test decoding; the checkpoints are "
@@ -92,6 +92,11 @@ def _test_best(recipe: Recipe, best: Path, device) -> int:
     print(f"\ntest scores of the best checkpoint ({best}, step {step}):")
     print(format_scores(scores))
     return 0
+
+
+def with_split(recipe: Recipe, role: str) -> list[str]:
+    """The tasks that name a ``role`` split (a helper task may have `test: null`)."""
+    return [name for name, cfg in recipe.tasks.items() if getattr(cfg, role)]
 
 
 def _settings(recipe: Recipe, args: argparse.Namespace | None = None) -> DecodeSettings:
@@ -144,10 +149,13 @@ def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
 def evaluate(args: argparse.Namespace) -> int:
     recipe, _ = _recipe(args, log_file=False)
     tasks = [resolve_task(task, recipe.tasks, "--tasks", "the recipe")  # `en-de` is en>de
-             for task in args.tasks] if args.tasks else list(recipe.tasks)
+             for task in args.tasks] if args.tasks else with_split(recipe, args.split)
+    if not tasks:
+        raise UserError(f"--split {args.split}: no task of the recipe names a {args.split} split")
     for task in tasks:
-        if args.split == "test" and not recipe.tasks[task].test:
-            raise UserError(f"--split test: task '{task}' names no test split (tasks.{task}.test)")
+        if not getattr(recipe.tasks[task], args.split):
+            raise UserError(f"--split {args.split}: task '{task}' names no {args.split} split "
+                            f"(tasks.{task}.{args.split})")
     scores = score_checkpoint(recipe, Path(args.checkpoint), args.split, tasks,
                               _settings(recipe, args), pick_device(args.device))
     print(format_scores(scores))

@@ -187,3 +187,18 @@ def test_frozen_parameters_error_lists_paths(tiny_corpus: Path, tmp_path: Path) 
     trainer, _ = build(tiny_recipe(tiny_corpus), tmp_path, "paths")
     with pytest.raises(UserError, match=r"x\[0\]: 'decoders\.\*\.nothing' matches no module"):
         frozen_parameters(trainer.model, ["decoders.*.nothing"], "x")
+
+
+def test_a_helper_task_without_valid_and_test_splits_trains_and_is_not_scored(
+        tiny_corpus: Path, tmp_path: Path, capsys) -> None:
+    raw = tiny_recipe(tiny_corpus)
+    raw["tasks"]["en>parse"].update(valid=None, test=None)
+    path = write_recipe(tmp_path / "r.yaml", raw)
+    assert main(["train", str(path), "--run-dir", str(tmp_path / "run")]) == 0
+    scores = json.loads((tmp_path / "run" / "checkpoint_best.test.scores.json").read_text())
+    assert [s["task"] for s in scores["scores"]] == ["en>de"]
+    assert main(["evaluate", str(path), "--checkpoint", str(tmp_path / "run" / "checkpoint_best.pt"),
+                 "--split", "valid"]) == 0
+    assert "en>parse" not in capsys.readouterr().out.split("teacher-forced on valid")[-1]
+    fails(["evaluate", str(path), "--checkpoint", str(tmp_path / "run" / "checkpoint_best.pt"),
+           "--tasks", "en-parse"], capsys, "--split test: task 'en>parse' names no test split")
