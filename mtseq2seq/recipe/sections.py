@@ -37,11 +37,8 @@ def check_valid(recipe: Recipe) -> list[str]:
                             f"{tasks_hint(valid.select, recipe.tasks)}")
     weights: dict = {}
     for key, weight in (valid.weights or {}).items():
-        task = task_named(str(key), recipe, f"valid.weights.{key}", problems)
-        if task is None:
-            problems.append(f"valid.weights.{key}: no such task"
-                            f"{tasks_hint(str(key), recipe.tasks)}")
-        elif task in weights:
+        task = defined_task(str(key), recipe, f"valid.weights.{key}", problems)
+        if task in weights:
             problems.append(f"valid.weights.{key}: the task {task} has a weight already")
         ok, value = coerce(weight, float)
         if not ok or value < 0:
@@ -50,6 +47,15 @@ def check_valid(recipe: Recipe) -> list[str]:
         weights[task or key] = weight
     valid.weights = weights
     return problems
+
+
+def defined_task(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:
+    """The recipe's task that ``name`` names, else None and a problem at ``path``."""
+    task = task_named(name, recipe, path, problems)
+    if task is None:
+        problems.append(f"{path}: no task '{name}' is defined in tasks:"
+                        f"{tasks_hint(name, recipe.tasks)}")
+    return task
 
 
 def task_named(name: str, recipe: Recipe, path: str, problems: list[str]) -> str | None:

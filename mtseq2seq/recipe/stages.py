@@ -5,9 +5,8 @@ built model (`freezing.py`, `init_from.py`), which is where the valid paths are 
 from __future__ import annotations
 
 from ..errors import short_repr
-from ..task_names import tasks_hint
 from .config import Recipe
-from .sections import schedule_problems, task_named
+from .sections import defined_task, schedule_problems
 
 
 def check_stages(recipe: Recipe) -> list[str]:
@@ -28,11 +27,10 @@ def _stage_tasks(names: list[str], recipe: Recipe, path: str, problems: list[str
                         "tasks out to train every task")
     tasks = []
     for i, name in enumerate(names):
-        task = task_named(str(name), recipe, f"{path}[{i}]", problems)
+        task = defined_task(str(name), recipe, f"{path}[{i}]", problems)
         if task is None:
-            problems.append(f"{path}[{i}]: no task '{name}' is defined in tasks:"
-                            f"{tasks_hint(str(name), recipe.tasks)}")
-        elif task in tasks:
+            continue
+        if task in tasks:
             problems.append(f"{path}[{i}]: the task {task} is named twice")
         else:
             tasks.append(task)
