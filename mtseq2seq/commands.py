@@ -72,7 +72,7 @@ def train(args: argparse.Namespace) -> int:
     best = run_dir / saving.BEST
     print(f"\nvalidation of the best checkpoint (step {report.get('step')}, {best}):")
     print(format_table([ValidResult(**r) for r in report["valid"]]))
-    if any(cfg.test for cfg in recipe.tasks.values()) and best.is_file():
+    if with_split(recipe, "test") and best.is_file():
         return _test_best(recipe, best, trainer.device)
     return 0
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Callable
+from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -43,14 +43,16 @@ def module_gradients(model: nn.Module, tasks: list[str], backward: GradientOf,
     for task in tasks:
         model.zero_grad(set_to_none=True)
         backward(task)
-        grads[task] = {path: _flat_grad(model.get_submodule(path)) for path in modules}
+        grads[task] = {path: flat_grad(model.get_submodule(path).parameters())
+                       for path in modules}
     model.zero_grad(set_to_none=True)
     return grads
 
 
-def _flat_grad(module: nn.Module) -> Tensor:
+def flat_grad(params: Iterable[nn.Parameter]) -> Tensor:
+    """The gradients of ``params`` in one (P,) vector, zeros where a parameter has none."""
     parts = [(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1).float()
-             for p in module.parameters()]
+             for p in params]
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
@@ -100,13 +102,12 @@ def pcgrad_backward(params: list[nn.Parameter], tasks: list[str], backward: Grad
             p.grad = None
         backward(task)
         touched |= {i for i, p in enumerate(params) if p.grad is not None}
-        flat.append(torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p))
-                               .reshape(-1) for p in params]))
+        flat.append(flat_grad(params))
     combined = pcgrad(flat, rng)
     offset = 0
     for i, p in enumerate(params):
         part = combined[offset:offset + p.numel()]
-        p.grad = part.view_as(p).clone() if i in touched else None
+        p.grad = part.view_as(p).to(p.dtype).clone() if i in touched else None
         offset += p.numel()
 
 
