@@ -72,7 +72,8 @@ def check_plugins_same(state: dict, record: RunRecord, path: Path) -> None:
 
 
 def check_same_recipe(stored: dict, current: dict, path: Path) -> None:
-    """Refuse to continue a run of a different recipe (a longer max_steps is fine)."""
+    """Refuse to continue a run of a different recipe (a longer max_steps, of the run or of a
+    stage, is fine)."""
     differences = _diff(stored, current, ())
     if differences:
         raise CheckpointError(
@@ -80,8 +81,15 @@ def check_same_recipe(stored: dict, current: dict, path: Path) -> None:
             header=f"{path} was written by a different recipe; use --restart or another --run-dir")
 
 
+def _may_change(path: tuple) -> bool:
+    """Keys a resumed run may change: its length (`train.max_steps`, a stage's `max_steps`),
+    where it lives, how often it validates, and plugin paths (checked on their own)."""
+    return path in _MAY_CHANGE or (len(path) == 3 and path[0] == "stages"
+                                   and path[2] == "max_steps")
+
+
 def _diff(a: object, b: object, path: tuple) -> list:
-    if path in _MAY_CHANGE:
+    if _may_change(path):
         return []
     if isinstance(a, dict) and isinstance(b, dict):
         return [d for key in sorted(set(a) | set(b), key=str)

@@ -81,6 +81,26 @@ def test_a_run_stopped_in_the_second_stage_resumes_there_bitwise(tiny_corpus: Pa
     assert a["scheduler"] == b["scheduler"] and a["iterators"] == b["iterators"]
 
 
+def test_a_finished_run_continues_with_a_longer_last_stage(tiny_corpus: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    """Lengthening the last stage resumes (as a longer train.max_steps does) and gives the run
+    that had the longer stage from the start, bit for bit (its learning rate does not depend on
+    the stage's length); another change of a stage is still refused."""
+    path = write_recipe(tmp_path / "r.yaml", staged(tiny_corpus))
+    short, longer = tmp_path / "short", tmp_path / "longer"
+    assert main(["train", str(path), "--run-dir", str(short)]) == 0
+    more = ["--set", "stages.then_de.max_steps=8"]
+    assert main(["train", str(path), "--run-dir", str(short), "--resume", *more]) == 0
+    assert main(["train", str(path), "--run-dir", str(longer), *more]) == 0
+    a, b = checkpoint.load(short / "checkpoint_last.pt"), checkpoint.load(longer / "checkpoint_last.pt")
+    assert a["step"] == b["step"] == 14
+    assert all(torch.equal(tensor, b["model"][key]) for key, tensor in a["model"].items())
+    capsys.readouterr()
+    assert main(["train", str(path), "--run-dir", str(short), "--resume", *more,
+                 "--set", "stages.then_de.lr=0.001"]) == 2
+    assert "stages.then_de.lr: checkpoint has 0.002, recipe has 0.001" in capsys.readouterr().err
+
+
 def build(raw: dict, tmp_path: Path, name: str):
     recipe = load_recipe(write_recipe(tmp_path / f"{name}.yaml", raw), run_dir=str(tmp_path / name))
     (tmp_path / name).mkdir(exist_ok=True)

@@ -105,6 +105,7 @@ class TrainConfig:
     precision: Literal["fp32", "bf16", "auto"] = "fp32"  # bf16 autocast; auto: bf16 if native
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: Optional[int] = ranged(None, 1)  # torch intra-op threads on CPU
+    fast_paths: Literal["tune", "default"] = "tune"  # tune: measured per machine (fast_paths.py)
     loss_weighting: Literal["fixed", "uncertainty"] = "fixed"  # uncertainty: learned (loss_weights.py)
     freeze: list[str] = field(default_factory=list)  # module paths (globs) not trained: freezing.py
     diagnose_every: int = ranged(0, 0)  # task-gradient conflicts on shared modules (gradients.py)
@@ -213,7 +214,8 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
         if task.noise is not None:
             task.noise = bind(NoiseConfig, task.noise, f"tasks.{name}.noise", problems)
     recipe.schedule = bind(ScheduleConfig, recipe.schedule, "schedule", problems, allow_extra=True)
-    recipe.train = bind(TrainConfig, recipe.train, "train", problems)
+    recipe.train = bind(TrainConfig, _unset_max_steps(recipe.train, recipe.stages), "train",
+                        problems)
     recipe.valid = bind(ValidConfig, recipe.valid, "valid", problems)
     if recipe.toy_data is not None:
         recipe.toy_data = bind(ToyDataConfig, recipe.toy_data, "toy_data", problems)
@@ -224,12 +226,21 @@ def parse_recipe(raw: dict, path: str, problems: list[str]) -> Recipe:
     return recipe
 
 
+def _unset_max_steps(train: Any, stages: Any) -> Any:
+    """`train:` without a `max_steps: null` that unsets an include's, allowed with `stages:`."""
+    if stages is not None and isinstance(train, dict) and "max_steps" in train \
+            and train["max_steps"] is None:
+        return {k: v for k, v in train.items() if k != "max_steps"}
+    return train
+
+
 def _bind_stages(raw: Any, train: TrainConfig, top: dict, problems: list[str]) -> dict:
     """`stages:` a mapping of name -> stage, in order (`StageConfig.train_config`: `train:` with
     the stage's keys). `train.max_steps` then is their sum (a stage sets its own)."""
-    if isinstance(top.get("train"), dict) and "max_steps" in top["train"]:
+    if isinstance(top.get("train"), dict) and top["train"].get("max_steps") is not None:
         problems.append("train.max_steps: with stages:, each stage sets its own max_steps "
-                        "(e.g. stages.<name>.max_steps); the run's is their sum")
+                        "(e.g. stages.<name>.max_steps); the run's is their sum (a recipe whose "
+                        "include sets one unsets it with `train: {max_steps: null}`)")
     if not isinstance(raw, dict) or not raw:
         problems.append(f"stages: expected a mapping of stage names to stages, e.g. {{pretrain: "
                         f"{{tasks: [en-en], max_steps: 1000}}, finetune: {{...}}}}, got "
