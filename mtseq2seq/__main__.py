@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose = commands.add_parser("diagnose", help="print the task-gradient conflicts a run "
                                    "logged (train.diagnose_every) per shared module")
     diagnose.add_argument("run_dir", metavar="RUN_DIR", help="e.g. runs/NAME")
+    tune = commands.add_parser("tune", help="time the candidate CPU kernels (oneDNN or MKL "
+                               "products, fused or written-out attention) for a recipe's model "
+                               "and cache the fastest for train (keyed by CPU model and torch "
+                               "version)")
+    add_recipe_args(tune, "where the vocabularies are read from or trained into (as for train)")
     return parser
 
 
@@ -149,7 +154,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     return {"prepare": commands.prepare, "train": commands.train, "evaluate": commands.evaluate,
             "translate": commands.translate, "graph": commands.graph,
-            "diagnose": commands.diagnose}[args.command](args)
+            "diagnose": commands.diagnose, "tune": commands.tune}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ def prepare(args: argparse.Namespace) -> int:
 def train(args: argparse.Namespace) -> int:
     """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
     from .build.trainer import build_trainer
+    from .fast_paths import choose_for_run
     from .init_from import init_modules
     from .validate import ValidResult
 
@@ -59,6 +60,8 @@ def train(args: argparse.Namespace) -> int:
         raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
     vocabs = prepare_run(recipe, run_dir)
     trainer = build_trainer(recipe, run_dir, vocabs)
+    choose_for_run(trainer.model, recipe.train.batch_tokens, trainer.precision, trainer.device,
+                   recipe.train.fast_paths)
     if not trainer.resume(restart=args.restart) and recipe.init_from is not None:
         init_modules(trainer.model, recipe.init_from.checkpoint, recipe.init_from.modules, vocabs)
     report = trainer.train()
@@ -227,4 +230,28 @@ def diagnose(args: argparse.Namespace) -> int:
     from .diagnose import report
 
     print(report(Path(args.run_dir)))
+    return 0
+
+
+def tune(args: argparse.Namespace) -> int:
+    """Time the fast paths for the recipe's model on this machine and cache the winners
+    (`fast_paths.py`); `train` then reads them from the cache."""
+    import time
+
+    import torch
+
+    from .build.model import build_model
+    from .build.tasks import build_tasks
+    from .devices import resolve_precision
+    from .fast_paths import choose, report
+
+    recipe, run_dir = _recipe(args, log_file=False)
+    model = build_model(recipe.encoders, recipe.decoders,
+                        build_tasks(recipe, prepare_run(recipe, run_dir)))
+    if recipe.train.threads:
+        torch.set_num_threads(recipe.train.threads)
+    precision = resolve_precision(recipe.train.precision, torch.device("cpu"))
+    start = time.perf_counter()
+    choices, _ = choose(model, recipe.train.batch_tokens, precision, remeasure=True)
+    print(report(choices, True, time.perf_counter() - start))
     return 0

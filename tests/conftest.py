@@ -96,6 +96,29 @@ def one_thread():
 
 
 @pytest.fixture(autouse=True, scope="session")
+def _fast_path_cache_of_the_session(tmp_path_factory: pytest.TempPathFactory):
+    """`train` measures its fast paths into a cache of this session's, not the user's."""
+    import os
+
+    before = os.environ.get("MTSEQ2SEQ_CACHE_DIR")
+    os.environ["MTSEQ2SEQ_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["MTSEQ2SEQ_CACHE_DIR"]
+    else:
+        os.environ["MTSEQ2SEQ_CACHE_DIR"] = before
+
+
+@pytest.fixture(autouse=True)
+def _built_in_fast_paths():
+    """A test that trains leaves the paths it measured behind: restore the built-in ones."""
+    yield
+    from mtseq2seq.fast_paths import restore_defaults
+
+    restore_defaults()
+
+
+@pytest.fixture(autouse=True, scope="session")
 def _nothing_written_into_the_working_tree():
     """Tests write only under tmp paths: no `runs/` or `data/` appears in the working tree."""
     root = Path(__file__).resolve().parent.parent

@@ -5,8 +5,10 @@ picks the fused kernel; projections are fused (one Linear for Q, K, V in self-at
 K, V in cross-attention). Masks are bool, True = may attend. On the CPU two cases compute the same
 thing explicitly instead (``attend``): training with attention dropout, with the cheap dropout mask
 of ``dropout.py`` (PyTorch's own path there is the same unfused math plus a ``bernoulli_`` mask),
-and bfloat16 (autocast), where the fused CPU kernel is about 5x slower than two bf16 products and
-a float32 softmax (forward + backward at the toy and benchmark sizes, torch 2.13).
+and, by default, bfloat16 (autocast), where the fused CPU kernel was about 5x slower than two bf16
+products and a float32 softmax (forward + backward at the toy and benchmark sizes, torch 2.13, AMD
+EPYC). Without dropout the choice per dtype is ``use_fused_attention``'s, which `fast_paths.py`
+makes by timing both on the machine at hand.
 
 Cross-attention's incremental ``step`` takes the memory keys/values at *memory rows*, fewer than
 the decoder rows when beam search runs K hypotheses per sentence: ``rows`` maps decoder rows to
@@ -51,6 +53,21 @@ def merge_heads(x: Tensor) -> Tensor:
     return x.transpose(1, 2).reshape(batch, length, heads * head_dim)  # (B, T, D)
 
 
+# Without dropout on the CPU: PyTorch's fused kernel (True) or the written-out path, per dtype.
+# These are the defaults; `fast_paths.py` sets them from what it measures on the machine at hand.
+_FUSED_ON_CPU: dict[torch.dtype, bool] = {torch.float32: True, torch.bfloat16: False}
+
+
+def use_fused_attention(dtype: torch.dtype, fused: bool) -> None:
+    """CPU attention without dropout in ``dtype``: the fused kernel, or two products and a softmax."""
+    _FUSED_ON_CPU[dtype] = fused
+
+
+def fused_attention(dtype: torch.dtype) -> bool:
+    """Whether CPU attention without dropout in ``dtype`` takes the fused kernel now."""
+    return _FUSED_ON_CPU.get(dtype, True)
+
+
 def attend(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, causal: bool, p: float, training: bool
 ) -> Tensor:
@@ -60,7 +77,7 @@ def attend(
     Returns (B, H, T, dh).
     """
     p = p if training else 0.0
-    if not (q.device.type == "cpu" and (p > 0.0 or q.dtype == torch.bfloat16)):
+    if q.device.type != "cpu" or (p == 0.0 and _FUSED_ON_CPU.get(q.dtype, True)):
         return F.scaled_dot_product_attention(
             q, k, v, attn_mask=mask, dropout_p=p, is_causal=causal)  # (B, H, T, dh)
     scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, T, S)

@@ -7,7 +7,7 @@ products of the forward pass and of both gradients go through oneDNN (PyTorch's 
 float32 (not a lower-precision mode), equal to ``F.linear``'s up to summation order.
 
 Anything else (autocast, other dtypes, other devices, or a PyTorch build where the oneDNN op is
-missing or disagrees with ``F.linear`` on a probe) uses ``F.linear``. ``useonednn_linear(False)`` turns the
+missing or disagrees with ``F.linear`` on a probe) uses ``F.linear``. ``use_onednn(False)`` turns the
 fast path off, e.g. to compare.
 """
 from __future__ import annotations
@@ -24,12 +24,17 @@ def use_onednn(enabled: bool) -> None:
     _ENABLED["wanted"] = enabled
 
 
+def onednn_wanted() -> bool:
+    """Whether the oneDNN path is turned on (it is taken only where it also works)."""
+    return bool(_ENABLED["wanted"])
+
+
 def onednn_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """x (N, in) W^T (in, out) + b by oneDNN; W may be a transposed view."""
     return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
 
 
-def _works() -> bool:
+def onednn_works() -> bool:
     """Probe once (with fixed values: no random numbers drawn) that the op exists and agrees."""
     if _ENABLED["works"] is None:
         x = torch.linspace(-1.0, 1.0, 15).view(3, 5)
@@ -47,7 +52,7 @@ def _works() -> bool:
 def fast_path(x: Tensor, weight: Tensor) -> bool:
     """True when ``x`` times ``weight`` goes through oneDNN: float32 on the CPU, no autocast."""
     return (_ENABLED["wanted"] and x.device.type == "cpu" and x.dtype == torch.float32
-            and weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and _works())
+            and weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and onednn_works())
 
 
 def weight_grad(grad: Tensor, x: Tensor) -> Tensor:
@@ -73,6 +78,7 @@ class _OneDNNLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, weight = ctx.saved_tensors
+        grad = grad.contiguous()  # e.g. the stride-0 ones of a .sum(): oneDNN crawls on those
         grad_x = grad_w = grad_b = None
         if ctx.needs_input_grad[0]:
             grad_x = onednn_linear(grad, weight.t(), None)  # (N, in)
