@@ -1,27 +1,38 @@
-"""Decoding speed (sentences/s): our greedy and beam search against Hugging Face ``generate``.
+"""Decoding speed (sentences/s) and peak memory: our greedy and beam search against Hugging Face
+``generate`` and CTranslate2 (fp32 and int8).
 
     python bench/decode_speed.py [--sentences 1000] [--batch 64] [--beam 5] [--steps 26]
+                                 [--systems ours hf ct2 | --ctranslate2] [--no-memory]
 
-Both sides are randomly initialised Transformers of the training benchmark's sizes (d_model 256,
-3+3 layers, 4 heads, FFN 1024, vocabulary 8000); the sources are ``--sentences`` random sentences
+All are randomly initialised Transformers of the training benchmark's sizes (d_model 256, 3+3
+layers, 4 heads, FFN 1024, vocabulary 8000); CT2 is the HF peer's model converted (ct2_peer.py),
+decoding the same source ids as token strings. The sources are ``--sentences`` random sentences
 of 10-40 words (synthetic.py), sorted by length and cut into batches of ``--batch``.
 
-Fairness: every sentence gets exactly ``--steps`` decoder steps on both sides, so neither side wins
-by stopping early on a random model. HF: ``min_new_tokens = max_new_tokens = steps`` (EOS is banned
-until then; no sentence ends early). Ours: ``mtseq2seq.search.decode`` with ``max_len_a = 0``,
+Fairness: every sentence gets exactly ``--steps`` decoder steps on every side, so no side wins by
+stopping early on a random model. HF: ``min_new_tokens = max_new_tokens = steps`` (EOS is banned
+until then; no sentence ends early). CT2: ``min_decoding_length = max_decoding_length = steps``
+(every output is checked to be ``steps`` words). Ours: ``mtseq2seq.search.decode`` with ``max_len_a = 0``,
 ``max_len_b = steps - 1`` and the decoder wrapped in ``NoEarlyEOS``, which sets the EOS logit to -inf
 before the last step; the last step is the forced EOS, so ours also runs ``steps`` decoder steps
-(steps - 1 words + EOS) per hypothesis. Both run under ``torch.inference_mode``, with the same threads,
-interleaved batch by batch (every system decodes batch i before any decodes batch i + 1), medians of
-``--repeats``. ``--before DIR`` adds our previous revision (make_before.py),
+(steps - 1 words + EOS) per hypothesis. All run with the same threads (CT2: ``intra_threads``, one
+inter-op thread), interleaved batch by batch (every system decodes batch i before any decodes batch
+i + 1), medians of ``--repeats``. ``--before DIR`` adds our previous revision (make_before.py),
 loaded with the same weights, and checks that it produces the same outputs.
+
+Memory (``memory``; ``--no-memory`` skips it): the peak RSS of a fresh process per system that
+builds only that system and decodes every batch once greedily and once with the beam.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import inspect
+import json
+import multiprocessing
 import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -32,6 +43,7 @@ from torch import Tensor
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
+import ct2_peer  # noqa: E402
 import systems  # noqa: E402
 from common import (  # noqa: E402
     QUIET,
@@ -43,6 +55,7 @@ from common import (  # noqa: E402
     spread,
     synchronize,
     table,
+    version_of,
 )
 from synthetic import EOS, PAD, Sizes, pad, sentence_lengths  # noqa: E402
 
@@ -98,6 +111,7 @@ def ours(package: str, sizes: Sizes, steps: int, weights: dict | None):
 
 
 def hf(sizes: Sizes, steps: int):
+    """HF MarianMTModel of the same sizes and a function decoding one batch with ``generate``."""
     model, _ = systems.marian(sizes)
     model.eval()
 
@@ -106,7 +120,7 @@ def hf(sizes: Sizes, steps: int):
                              do_sample=False, max_new_tokens=steps, min_new_tokens=steps,
                              early_stopping=False, num_return_sequences=1)
         return out[:, 1:].tolist()  # without the decoder start token
-    return run
+    return model, run
 
 
 def source_batches(count: int, batch: int, vocab: int, seed: int = 3) -> list[Tensor]:
@@ -136,20 +150,39 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sentences", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--beam", type=int, default=5)
-    parser.add_argument("--steps", type=int, default=26, help="decoder steps per sentence, both sides")
+    parser.add_argument("--steps", type=int, default=26, help="decoder steps per sentence, every side")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    parser.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                        help="ours, before and hf (ct2 always runs fp32 and int8)")
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--before", default=None, metavar="DIR", help="also our older revision")
-    parser.add_argument("--systems", nargs="+", choices=["ours", "hf"], default=["ours", "hf"],
-                        help="leave out hf where transformers is not installed (ours always runs)")
+    parser.add_argument("--systems", nargs="+", choices=["ours", "hf", "ct2"], default=["ours", "hf"],
+                        help="hf needs transformers, ct2 also ctranslate2 (pip install -e '.[bench]'); "
+                             "ours always runs")
+    parser.add_argument("--ctranslate2", action="store_true",
+                        help="add ct2 (CTranslate2 fp32 and int8 rows) to --systems")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak RSS column (one decode pass per system in a child)")
     add_run_flags(parser)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.ctranslate2 and "ct2" not in args.systems:
+        args.systems.append("ct2")
+    return args
+
+
+def require(*modules: str) -> None:
+    """Stop with the install command when an optional peer's package is missing (imported lazily)."""
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not installed: pip install -e '.[bench]' "
+                         "(or leave hf and ct2 out of --systems)")
 
 
 def main() -> None:
     args = parse_args()
+    require(*(["transformers"] if {"hf", "ct2"} & set(args.systems) else []),
+            *(["ctranslate2"] if "ct2" in args.systems else []))
     QUIET["enabled"] = args.quiet_cpu
     set_threads(args.threads)
     torch.manual_seed(1)
@@ -157,28 +190,88 @@ def main() -> None:
     batches = source_batches(args.sentences, args.batch, sizes.vocab)
     weights, ours_run = ours("mtseq2seq", sizes, args.steps, None)
     systems_ = {"ours": ours_run}
-    if "hf" in args.systems:
-        systems_["hf"] = hf(sizes, args.steps)
-    if args.before:
-        sys.path.insert(0, args.before)
-        systems_["before"] = ours("mtseq2seq_before", sizes, args.steps, weights)[1]
-    check = outputs_check(systems_, batches[0], args.beam)
-    units = {}
-    for beam in (1, args.beam):
-        for name, run in systems_.items():
-            key = f"{name} {'greedy' if beam == 1 else f'beam{beam}'}"
-            units[key] = unit(run, batches, beam, args.precision, args.device)
-            with torch.inference_mode():
-                run(batches[0][:8], beam)  # warm-up
-    results = interleaved_rounds(units, len(batches), args.repeats)
-    body = report(results, args) + "\n\n" + check
+    with tempfile.TemporaryDirectory(prefix="decode_speed_") as tmp:
+        if {"hf", "ct2"} & set(args.systems):
+            marian, hf_run = hf(sizes, args.steps)
+            if "hf" in args.systems:
+                systems_["hf"] = hf_run
+            if "ct2" in args.systems:  # the HF peer's model (same weights) converted
+                systems_.update(ct2_peer.peers(marian, f"{tmp}/ct2", args.device,
+                                               torch.get_num_threads(), args.steps))
+        if args.before:
+            sys.path.insert(0, args.before)
+            systems_["before"] = ours("mtseq2seq_before", sizes, args.steps, weights)[1]
+        check = outputs_check(systems_, batches[0], args.beam)
+        units = {}
+        for beam in (1, args.beam):
+            for name, run in systems_.items():
+                key = f"{name} {'greedy' if beam == 1 else f'beam{beam}'}"
+                units[key] = unit(run, batches, beam, args.precision, args.device)
+                with torch.inference_mode():
+                    run(batches[0][:8], beam)  # warm-up
+        results = interleaved_rounds(units, len(batches), args.repeats)
+        rss = {} if args.no_memory else memory(list(systems_), args, batches, tmp)
+    body = report(results, rss, args) + "\n\n" + check
     print("\n" + body)
     if not args.no_record:
-        append_results("Decoding speed", body, args.device)
+        extra = {"ctranslate2": version_of("ctranslate2")} if "ct2" in args.systems else None
+        append_results("Decoding speed", body, args.device, extra)
+
+
+def memory(names: list[str], args: argparse.Namespace, batches: list[Tensor], tmp: str
+           ) -> dict[str, dict[str, float]]:
+    """Peak RSS (MiB) per system and search: {name: {"libraries": MiB, "greedy": MiB, "beam5": MiB}}.
+
+    ru_maxrss and VmHWM are per process and only grow, so this process (which holds every system)
+    cannot tell them apart: each system gets a fresh process that imports its libraries (RSS
+    "libraries"), builds only that system, decodes every batch once greedily (peak: the greedy
+    figure) and then once with the beam (peak so far: the beam figure, the larger working set).
+    Ours, before and hf: a ``spawn`` child of this script (torch and the bench's modules imported);
+    CT2: ``python bench/ct2_peer.py rss`` on the converted model, without torch, as a CTranslate2
+    deployment runs. Not timed: the children run one after another, after the timing."""
+    threads = torch.get_num_threads()
+    rows_file = f"{tmp}/rows.json"
+    Path(rows_file).write_text(json.dumps([[[i for i in row if i != PAD] for row in b.tolist()]
+                                           for b in batches]))
+    context = multiprocessing.get_context("spawn")
+    out = {}
+    for name in names:
+        if name.startswith("ct2"):
+            out[name] = ct2_peer.measure_rss(f"{tmp}/ct2", name.split()[1], args.device, threads,
+                                             args.steps, args.beam, rows_file)
+        else:
+            with context.Pool(1) as pool:
+                out[name] = pool.apply(memory_child, (name, args, threads))
+        print(f"  peak RSS {name}: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in out[name].items()),
+              flush=True)
+    return out
+
+
+def memory_child(name: str, args: argparse.Namespace, threads: int) -> dict[str, float]:
+    """In a fresh process: build system ``name`` (ours, before or hf), decode once; see ``memory``."""
+    set_threads(threads)
+    if args.before:
+        sys.path.insert(0, args.before)
+    package = "mtseq2seq_before" if name == "before" else "mtseq2seq"
+    if name == "hf":
+        from transformers import MarianMTModel  # noqa: F401  (transformers is lazy: load the model's code)
+    for module in ("model", "search", "modules.transformer"):
+        importlib.import_module(f"{package}.{module}")
+    out = {"libraries": ct2_peer.rss_mib()}  # the libraries alone, before the model
+    sizes = Sizes()
+    run = hf(sizes, args.steps)[1] if name == "hf" else ours(package, sizes, args.steps, None)[1]
+    batches = source_batches(args.sentences, args.batch, sizes.vocab)
+    for beam in (1, args.beam):
+        decode_batch = unit(run, batches, beam, args.precision, args.device)
+        for i in range(len(batches)):
+            decode_batch(i)
+        out["greedy" if beam == 1 else f"beam{beam}"] = ct2_peer.rss_mib("VmHWM")
+    return out
 
 
 def outputs_check(systems_: dict, src: Tensor, beam: int) -> str:
-    """Lengths of every side's outputs (all must be steps - 1 or steps words), and before == after."""
+    """Lengths of every side's outputs (all must be steps - 1 or steps words), before == after, and
+    how many of CT2 fp32's outputs are the HF peer's (the same model converted)."""
     lines = []
     with torch.inference_mode():
         outs = {name: run(src, beam) for name, run in systems_.items()}
@@ -187,27 +280,42 @@ def outputs_check(systems_: dict, src: Tensor, beam: int) -> str:
         lines.append(f"{name}: output lengths (words, EOS excluded) {lengths}")
     if "before" in outs:
         lines.append(f"ours == before (same weights, beam {beam}): {outs['ours'] == outs['before']}")
+    lines += ct2_peer.agreement(outs, beam)
     return "\n".join(f"- {line}" for line in lines)
 
 
-def report(results: dict, args: argparse.Namespace) -> str:
+def report(results: dict, rss: dict, args: argparse.Namespace) -> str:
     rate = {k: median(v) for k, v in results.items()}
     rows = []
     for key, values in results.items():
-        name, mode = key.split()
-        vs = rate.get(f"hf {mode}")
-        rows.append([name, mode, args.precision, rate[key], spread(values),
-                     f"{rate[key] / vs:.2f}" if vs else "-"])
-    body = table(["system", "search", "precision", "sentences/s (median)", "min-max", "vs HF"], rows)
+        name, mode = key.rsplit(" ", 1)
+        vs, system = rate.get(f"hf {mode}"), name.split()[0]
+        precision = name.split()[1] if system == "ct2" else args.precision
+        peak = rss.get(name, {}).get(mode)
+        rows.append([system, mode, precision, rate[key], spread(values),
+                     f"{rate[key] / vs:.2f}" if vs else "-",
+                     "-" if name == "ours" else f"{rate[f'ours {mode}'] / rate[key]:.2f}",
+                     f"{peak:,.0f}" if peak else "-"])
+    body = table(["system", "search", "precision", "sentences/s (median)", "min-max", "vs HF",
+                  "ours / this", "peak RSS MiB"], rows)
     goals = {"greedy": 1.5, f"beam{args.beam}": 2.0}
     checks = [[f"ours / HF {mode}", f"{rate[f'ours {mode}'] / rate[f'hf {mode}']:.2f}", f">= {goal}",
                "met" if rate[f"ours {mode}"] / rate[f"hf {mode}"] >= goal else "MISSED"]
               for mode, goal in goals.items() if f"hf {mode}" in rate]
+    ct2_checks, notes = ct2_peer.target(rate, list(goals), args.beam)
+    checks += ct2_checks
     checks += [[f"ours / before {mode}", f"{rate[f'ours {mode}'] / rate[f'before {mode}']:.3f}",
                 "0.97-1.03", "met" if abs(rate[f"ours {mode}"] / rate[f"before {mode}"] - 1) <= 0.03
                 else "MISSED"] for mode in goals if f"before {mode}" in rate]
+    if rss:
+        notes.append("- peak RSS: a fresh process per system (building it, then decoding every "
+                     "batch greedily, then with the beam; the beam row is the peak over both passes); "
+                     "the libraries alone, before the model: " + ", ".join(
+                         f"{name} {v['libraries']:,.0f}" for name, v in rss.items())
+                     + " MiB (torch imported; ct2: ctranslate2 only)")
+    ratios = "\n\n" + table(["ratio", "measured", "target", ""], checks) if checks else ""
     return (f"{args.sentences} sentences, batch {args.batch}, {args.steps} decoder steps per sentence "
-            f"on both sides\n\n{body}\n\n" + table(["ratio", "measured", "target", ""], checks))
+            f"on every side\n\n{body}{ratios}" + ("\n\n" + "\n".join(notes) if notes else ""))
 
 
 if __name__ == "__main__":
