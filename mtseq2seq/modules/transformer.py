@@ -161,7 +161,10 @@ class TransformerDecoder(Decoder):
         states = memory.states
         batch, head_dim = states.size(0), self.memory_size // self.heads
         empty = states.new_zeros(batch, self.heads, 0, head_dim)  # (B, H, 0, dh)
-        cross = [layer.cross_attn.project_memory(states) for layer in self.layers]  # L x 2 x (B, H, S, dh)
+        # contiguous once here: the heads' view of the projection cannot be batched without a copy,
+        # which every step's product would otherwise make again
+        cross = [[t.contiguous() for t in layer.cross_attn.project_memory(states)]
+                 for layer in self.layers]  # L x 2 x (B, H, S, dh)
         return {
             "self_k": [empty] * len(self.layers),
             "self_v": [empty] * len(self.layers),
