@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from mtseq2seq.allocator import keep_freed_cpu_memory
 from mtseq2seq.loss import label_smoothed_loss
 from mtseq2seq.modules import linear as linear_module
-from mtseq2seq.modules.attention import attend, key_mask
+from mtseq2seq.modules.attention import attend, key_mask, use_fused_attention
 from mtseq2seq.modules.dropout import dropout, keep_mask, keep_scale
 from mtseq2seq.modules.feedforward import FeedForward
 from mtseq2seq.modules.linear import Linear
@@ -110,16 +110,21 @@ def unfused(block: FeedForward, x: torch.Tensor) -> torch.Tensor:
     return second(relu(first(x)))
 
 
+@pytest.mark.parametrize("onednn", [True, False])  # either product path `fast_paths.py` may choose
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_fused_feed_forward_matches_the_layers(precision: str) -> None:
+def test_fused_feed_forward_matches_the_layers(precision: str, onednn: bool) -> None:
     torch.manual_seed(0)
     block = FeedForward(16, 64, dropout=0.0)
     reference = FeedForward(16, 64, dropout=0.0)
     reference.load_state_dict(block.state_dict())
     x = torch.randn(4, 6, 16)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16")
-    with autocast:
-        y = block(x)
+    linear_module.use_onednn(onednn)
+    try:
+        with autocast:
+            y = block(x)
+    finally:
+        linear_module.use_onednn(True)
     with autocast:
         linear_module.use_onednn(False)  # the reference runs nn.Linear's own path
         try:
@@ -163,9 +168,19 @@ def test_allocator_setting_answers_without_failing() -> None:
     assert big.sum().item() == 4096 * 4096
 
 
+@pytest.mark.parametrize("fused", [False, True])  # each path `fast_paths.py` may choose
 @pytest.mark.parametrize("causal", [False, True])
-def test_bf16_attention_matches_float32_sdpa(causal: bool) -> None:
-    """bf16 on the CPU takes the written-out path (two products, float32 softmax), not the kernel."""
+def test_bf16_attention_matches_float32_sdpa(causal: bool, fused: bool) -> None:
+    """bf16 on the CPU, written out (two products, float32 softmax; the default) or through the
+    fused kernel, against float32's kernel."""
+    use_fused_attention(torch.bfloat16, fused)
+    try:
+        check_bf16_attention(causal)
+    finally:
+        use_fused_attention(torch.bfloat16, False)
+
+
+def check_bf16_attention(causal: bool) -> None:
     torch.manual_seed(0)
     q, k, v = (torch.randn(3, 4, 7, 16) for _ in range(3))  # (B, H, T, dh)
     keep = torch.ones(3, 7, dtype=torch.bool)
