@@ -211,3 +211,21 @@ def test_precision_auto_follows_native_bf16(monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported",
                             lambda native=native: native)
         assert resolve_precision("auto", cpu) == expected
+
+
+def test_packed_inference_weights_follow_a_fused_optimizer_update() -> None:
+    """Fused Adam writes the weights in place without moving their version: the packed copy of
+    an eval-mode forward must not survive into the next evaluation."""
+    torch.manual_seed(0)
+    layer = Linear(24, 40)
+    x = torch.randn(5, 24)
+    layer.eval()
+    with torch.no_grad():
+        layer(x)  # packs the weight
+    optimizer = torch.optim.Adam(layer.parameters(), lr=0.1, fused=True)
+    layer.train()
+    layer(x).square().sum().backward()
+    optimizer.step()
+    layer.eval()
+    with torch.no_grad():
+        assert torch.allclose(layer(x), F.linear(x, layer.weight, layer.bias), atol=1e-5)

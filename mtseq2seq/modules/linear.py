@@ -61,8 +61,8 @@ def weight_grad(grad: Tensor, x: Tensor) -> Tensor:
     oneDNN's kernel is fastest with the larger of out and in as its output width, so the product
     is taken as (x^T grad)^T when out >= in (the vocabulary projection: twice MKL's speed there).
     """
-    if grad.size(1) >= x.size(1):
-        return onednn_linear(x.t(), grad.t(), None).t()  # (out, in), a transposed view
+    if grad.size(1) >= x.size(1):  # contiguous: a fused optimizer reads gradients in the weight's layout
+        return onednn_linear(x.t(), grad.t(), None).t().contiguous()  # (out, in)
     return onednn_linear(grad.t(), x.t(), None)  # (out, in)
 
 
@@ -100,7 +100,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 def inference_weight(module: nn.Module, rows: int) -> Tensor:
     """``module.weight`` in oneDNN's blocked layout (packed for ``rows``-row inputs), cached on the
-    module (outside its state dict) and packed again whenever the weight's storage or version moves."""
+    module (outside its state dict) and packed again whenever the weight's storage or version moves
+    or the module changes mode (`Linear.train`)."""
     weight = module.weight
     key = (weight.data_ptr(), weight._version)
     cached = module.__dict__.get("_packed_weight")
@@ -111,7 +112,15 @@ def inference_weight(module: nn.Module, rows: int) -> Tensor:
 
 
 class Linear(nn.Linear):
-    """``nn.Linear`` whose forward is ``linear`` above; parameters and state dict are unchanged."""
+    """``nn.Linear`` whose forward is ``linear`` above; parameters and state dict are unchanged.
+
+    The packed inference weight is dropped whenever the module changes mode: a fused optimizer
+    updates weights in place without moving their version counter, so the key alone would keep a
+    stale copy from one validation to the next."""
+
+    def train(self, mode: bool = True) -> "Linear":
+        self.__dict__.pop("_packed_weight", None)
+        return super().train(mode)
 
     def forward(self, x: Tensor) -> Tensor:
         if torch.is_grad_enabled() or not fast_path(x, self.weight):
