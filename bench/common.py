@@ -1,4 +1,5 @@
-"""Shared benchmark plumbing: the machine and versions, interleaved timing, tables, RESULTS.md.
+"""Shared benchmark plumbing: the machine and versions, interleaved timing, tables, RESULTS.md,
+peak memory in a fresh process.
 
 Every benchmark measures its peers in one process run (or, for JoeyNMT, in a driver process started
 once and driven in the same loop), interleaving repeats (A B C, A B C, ...) so that drifts in the
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib.metadata
+import math
+import multiprocessing
 import os
 import platform
 import shlex
@@ -16,7 +19,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
@@ -220,3 +223,26 @@ def matmul_ceiling(dtype: torch.dtype, device: str = "cpu", size: int = 2048, re
 def set_threads(threads: int | None) -> None:
     """Intra-op threads: ``threads`` or every visible core; one inter-op thread."""
     torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def rss_mib(field: str = "VmRSS", pid: int | str = "self") -> float:
+    """A process's resident memory (``VmRSS``) or its peak so far (``VmHWM``), in MiB, from
+    /proc/PID/status (this process by default; NaN where there is none, off Linux). ct2_peer.py
+    keeps its own copy for its CTranslate2 child, which must not import torch (this module does)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return math.nan
+
+
+def in_fresh_process(fn: Callable[..., Any], *args: Any) -> Any:
+    """``fn(*args)`` in a new interpreter (a ``spawn`` child, sharing none of this process's memory),
+    and its result. Peak RSS (VmHWM) is per process and only grows, so a process that has built
+    several systems cannot tell their peaks apart: each one is measured in a child of its own.
+    ``fn`` must be importable (a module-level function; the child imports the main script again,
+    without running its ``main``)."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)

@@ -30,7 +30,6 @@ import importlib
 import importlib.util
 import inspect
 import json
-import multiprocessing
 import sys
 import tempfile
 import time
@@ -49,8 +48,10 @@ from common import (  # noqa: E402
     QUIET,
     add_run_flags,
     append_results,
+    in_fresh_process,
     interleaved_rounds,
     median,
+    rss_mib,
     set_threads,
     spread,
     synchronize,
@@ -233,15 +234,13 @@ def memory(names: list[str], args: argparse.Namespace, batches: list[Tensor], tm
     rows_file = f"{tmp}/rows.json"
     Path(rows_file).write_text(json.dumps([[[i for i in row if i != PAD] for row in b.tolist()]
                                            for b in batches]))
-    context = multiprocessing.get_context("spawn")
     out = {}
     for name in names:
         if name.startswith("ct2"):
             out[name] = ct2_peer.measure_rss(f"{tmp}/ct2", name.split()[1], args.device, threads,
                                              args.steps, args.beam, rows_file)
         else:
-            with context.Pool(1) as pool:
-                out[name] = pool.apply(memory_child, (name, args, threads))
+            out[name] = in_fresh_process(memory_child, name, args, threads)
         print(f"  peak RSS {name}: " + ", ".join(f"{k} {v:,.0f} MiB" for k, v in out[name].items()),
               flush=True)
     return out
@@ -257,7 +256,7 @@ def memory_child(name: str, args: argparse.Namespace, threads: int) -> dict[str,
         from transformers import MarianMTModel  # noqa: F401  (transformers is lazy: load the model's code)
     for module in ("model", "search", "modules.transformer"):
         importlib.import_module(f"{package}.{module}")
-    out = {"libraries": ct2_peer.rss_mib()}  # the libraries alone, before the model
+    out = {"libraries": rss_mib()}  # the libraries alone, before the model
     sizes = Sizes()
     run = hf(sizes, args.steps)[1] if name == "hf" else ours(package, sizes, args.steps, None)[1]
     batches = source_batches(args.sentences, args.batch, sizes.vocab)
@@ -265,7 +264,7 @@ def memory_child(name: str, args: argparse.Namespace, threads: int) -> dict[str,
         decode_batch = unit(run, batches, beam, args.precision, args.device)
         for i in range(len(batches)):
             decode_batch(i)
-        out["greedy" if beam == 1 else f"beam{beam}"] = ct2_peer.rss_mib("VmHWM")
+        out["greedy" if beam == 1 else f"beam{beam}"] = rss_mib("VmHWM")
     return out
 
 

@@ -11,11 +11,16 @@ Batches of about ``--batch-tokens`` target tokens (see synthetic.py). Each measu
 ``--repeats`` such measurements per system; the table shows medians. MFU: analytic training FLOPs
 of the real tokens (synthetic.py) per second, over the FLOP/s of large matmuls in the same
 precision (the best of torch.matmul and oneDNN on this machine), measured in the same run.
+
+Memory (``--no-memory`` skips it): the peak RSS of training, per system and precision, each in a
+fresh process that builds only that system and trains one update on every distinct batch (see
+``memory``); after the timing, not timed.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 import tempfile
 from pathlib import Path
@@ -30,10 +35,12 @@ from common import (  # noqa: E402
     QUIET,
     add_run_flags,
     append_results,
+    in_fresh_process,
     interleaved,
     interleaved_rounds,
     matmul_ceiling,
     median,
+    rss_mib,
     set_threads,
     spread,
     table,
@@ -71,6 +78,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--joey-loss", choices=["own", "ce"], default="own")
     parser.add_argument("--before", default=None, metavar="DIR",
                         help="folder holding mtseq2seq_before (bench/make_before.py) for 'before'")
+    parser.add_argument("--no-memory", action="store_true",
+                        help="skip the peak RSS column (a fresh process per system and precision)")
     add_run_flags(parser)
     return parser.parse_args()
 
@@ -119,8 +128,62 @@ def build_units(args: argparse.Namespace, batches: list[dict], sizes: Sizes, wor
     return units, {"params": params, "joey": joey}
 
 
-def report(args, results: dict, extra: dict, batches: list[dict], sizes: Sizes, ceilings: dict
-           ) -> str:
+MEMORY_STEPS = 3  # at least this many updates per memory child (Adam's state exists after the first)
+
+
+def memory(args: argparse.Namespace, batches: list[dict], workdir: Path) -> dict[str, dict]:
+    """Peak RSS (MiB) of training per system and precision: {key: {"libraries": MiB, "peak": MiB}}.
+
+    VmHWM is per process and only grows, so this process (which holds every system) cannot tell
+    them apart: each system and precision gets a fresh process that imports its libraries (its RSS
+    then: "libraries"), builds only that system and trains one update on every distinct batch (at
+    least ``MEMORY_STEPS``), the largest batch included; "peak" is its VmHWM after them. In-process
+    systems: a ``spawn`` child of this script (torch and the bench's modules imported). JoeyNMT: a
+    fresh ``joeynmt_driver.py`` in its own interpreter (torch and joeynmt imported, the batches
+    loaded, before it says it is ready), its /proc/PID/status read here, as the driver does not
+    report memory itself. Host memory only (``--device cuda``: not the GPU's)."""
+    steps, threads, out = max(MEMORY_STEPS, len(batches)), torch.get_num_threads(), {}
+    for precision in args.precision:
+        for name in args.systems:
+            key = f"{name} {precision}"
+            if name.startswith("joey"):
+                joey = JoeyDriver(args.joey_python, workdir / "batches.json",
+                                  dataclasses.asdict(Sizes()), args.threads)
+                try:
+                    out[key] = {"libraries": rss_mib("VmRSS", joey.process.pid)}
+                    joey.run(FAMILY[name], steps, args.joey_loss, precision)
+                    out[key]["peak"] = rss_mib("VmHWM", joey.process.pid)
+                finally:
+                    joey.close()
+            else:
+                out[key] = in_fresh_process(memory_child, name, precision, steps, args, threads)
+            print(f"  peak RSS {key}: libraries {out[key]['libraries']:,.0f} MiB, training "
+                  f"{out[key]['peak']:,.0f} MiB", flush=True)
+    return out
+
+
+def memory_child(name: str, precision: str, steps: int, args: argparse.Namespace, threads: int
+                 ) -> dict[str, float]:
+    """In a fresh process: system ``name`` alone, built and trained ``steps`` updates; see ``memory``."""
+    set_threads(threads)
+    keep_freed_cpu_memory()  # as main does: the same malloc settings as the timed run
+    if args.before:
+        sys.path.insert(0, args.before)
+    if name == "hf":
+        from transformers import MarianMTModel  # noqa: F401  (transformers is lazy: load the model's code)
+    elif name != "torch":
+        package = "mtseq2seq_before" if name.startswith("before") else "mtseq2seq"
+        for module in ("loss", "modules.linear", f"modules.{FAMILY[name]}"):
+            importlib.import_module(f"{package}.{module}")
+    libraries = rss_mib()  # the libraries alone, before the model
+    sizes = Sizes()
+    batches = make_batches(args.batches, args.batch_tokens, sizes.vocab)  # the same (seeded) batches
+    in_process(name, batches, sizes, args, precision).run(steps)
+    return {"libraries": libraries, "peak": rss_mib("VmHWM")}
+
+
+def report(args, results: dict, extra: dict, batches: list[dict], sizes: Sizes, ceilings: dict,
+           rss: dict) -> str:
     used = [batches[i % len(batches)] for i in range(args.steps)]
     tokens = sum(sum(len(t) + 1 for t in b["tgt"]) for b in used)
     per_token = {"transformer": sum(transformer_flops(b, sizes) for b in used) / tokens,
@@ -135,14 +198,22 @@ def report(args, results: dict, extra: dict, batches: list[dict], sizes: Sizes, 
         vs = rate.get(f"{peer} {precision}")
         rows.append([LABEL[name], precision, f"{extra['params'].get(key, 0) / 1e6:.1f}M", rate[key],
                      spread(values), f"{rate[key] / vs:.2f}" if vs else "-",
-                     f"{achieved / 1e9:.1f}", f"{100 * achieved / ceilings[precision]:.1f}%"])
+                     f"{achieved / 1e9:.1f}", f"{100 * achieved / ceilings[precision]:.1f}%",
+                     f"{rss[key]['peak']:,.0f}" if key in rss else "-"])
     headers = ["system", "precision", "params", "target tok/s (median)", "min-max",
-               "vs HF (rnn: vs Joey)", "GFLOP/s", "MFU"]
+               "vs HF (rnn: vs Joey)", "GFLOP/s", "MFU", "peak RSS MiB"]
     body = (f"{len(batches)} synthetic batches, {tokens / len(used):,.0f} target tokens per update on "
             f"average; {args.steps} updates per repeat, interleaved update by update; medians of "
             f"{args.repeats} repeats\n\n" + table(headers, rows))
     body += "\n\nmatmul ceilings (2048^3, best of torch.matmul and oneDNN, median): " + ", ".join(
         f"{p} {c / 1e9:.0f} GFLOP/s" for p, c in ceilings.items())
+    if rss:
+        libraries = {key.split()[0]: v["libraries"] for key, v in rss.items()}
+        body += (f"\n\npeak RSS: a fresh process per system and precision, building only that "
+                 f"system and training {max(MEMORY_STEPS, len(batches))} updates (one per distinct "
+                 f"batch, at least {MEMORY_STEPS}); the libraries alone, before the model: "
+                 + ", ".join(f"{name} {v:,.0f}" for name, v in libraries.items())
+                 + " MiB (torch imported; JoeyNMT: its driver with torch and joeynmt)")
     return body + "\n\n" + targets(rate)
 
 
@@ -185,7 +256,8 @@ def main() -> None:
             args.repeats, log=False).items()}
         if extra["joey"]:
             extra["joey"].close()
-    body = report(args, results, extra, batches, sizes, ceilings)
+        rss = {} if args.no_memory else memory(args, batches, Path(tmp))
+    body = report(args, results, extra, batches, sizes, ceilings, rss)
     print("\n" + body)
     if not args.no_record:
         versions = {"joeynmt": extra["joey"].info["joeynmt"]} if extra["joey"] else {}
