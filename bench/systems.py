@@ -2,10 +2,11 @@
 
 Every system runs the same update on the same batches: forward, label-smoothed (0.1) cross-entropy
 summed over target tokens and divided by their number, backward, gradient-norm clipping to 1.0, Adam
-(lr 5e-4, betas 0.9/0.98). Ours uses ``mtseq2seq.loss.label_smoothed_loss`` and the trainer's update
-(only parameters with gradients are clipped, the norm is checked for finiteness); the others use
-``F.cross_entropy(..., label_smoothing=0.1)`` on their logits. Under ``bf16`` the forward pass runs in
-``torch.autocast`` and the loss in float32, as our trainer does.
+(lr 5e-4, betas 0.9/0.98; ours with the fused kernel its trainer uses). Ours uses
+``mtseq2seq.loss.label_smoothed_loss`` and the trainer's update (only parameters with gradients are
+clipped, the norm is checked for finiteness); the others use ``F.cross_entropy(...,
+label_smoothing=0.1)`` on their logits. Under ``bf16`` the forward pass runs in ``torch.autocast``
+and the loss in float32, as our trainer does.
 """
 from __future__ import annotations
 
@@ -29,11 +30,14 @@ class System:
 
     def __init__(self, name: str, model: nn.Module, forward: Forward, batches: list[dict],
                  device: str, precision: str, ours_loss: Callable | None = None,
-                 onednn: bool = True) -> None:
+                 onednn: bool = True, fused_adam: bool = False) -> None:
         self.name, self.model, self.forward, self.device = name, model.to(device), forward, device
         self.onednn = onednn  # False: our Linear layers fall back to F.linear (MKL) while this runs
         self.inputs = [tensors(b).to(device) for b in batches]
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4, betas=(0.9, 0.98))
+        # fused: the kernel our trainer's optimizer uses (mtseq2seq/optim.py); the peers keep
+        # torch's default Adam, which is what their trainers build
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=5e-4, betas=(0.9, 0.98),
+                                          fused=fused_adam or None)
         self.precision, self.ours_loss = precision, ours_loss
         self.params = sum(p.numel() for p in self.model.parameters())
 

@@ -92,7 +92,8 @@ def in_process(name: str, batches: list[dict], sizes: Sizes, args: argparse.Name
         package = "mtseq2seq_before" if name.startswith("before") else "mtseq2seq"
         model, forward, loss = systems.ours(package, family, sizes)
         return systems.System(name, model, forward, batches, args.device, precision, loss,
-                              onednn=not name.endswith("-mkl"))
+                              onednn=not name.endswith("-mkl"),
+                              fused_adam=name.startswith("ours"))  # as mtseq2seq/optim.py builds it
     model, forward = systems.marian(sizes) if name == "hf" else systems.torch_baseline(sizes)
     return systems.System(name, model, forward, batches, args.device, precision)
 
