@@ -150,3 +150,16 @@ def test_train_logs_the_choice_and_default_skips_it(tmp_path: Path,
                  "--set", "train.fast_paths=default"]) == 0
     assert "fast paths" not in (tmp_path / "plain" / "train.log").read_text()
     assert linear_module.onednn_wanted() is True
+
+
+def test_tune_measures_again_and_prints_the_choice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    calls = counting_measure(monkeypatch, "onednn")
+    data = write_tiny_corpus(tmp_path / "data")
+    raw = tiny_recipe(data, train={"max_steps": 2, "precision": "fp32", "threads": 1})
+    recipe = write_recipe(tmp_path / "r.yaml", raw)
+    for _ in range(2):  # a cached choice is measured again
+        assert main(["tune", str(recipe), "--run-dir", str(tmp_path / "run")]) == 0
+    assert len(calls) == 2
+    out = capsys.readouterr().out
+    assert out.count("measured now") == 2 and "linear: onednn (1.50x faster than aten)" in out
