@@ -6,8 +6,13 @@ Reads ``{split}.{lang}.gz`` for the splits train, val and test_2016_flickr from 
 against known SHA-256 digests). Writes ``{split}.{lang}`` into ``--out``: UTF-8, one caption per
 line, surrounding whitespace stripped, line *i* of every language being the same caption.
 
+``--extra-tests`` adds the later test sets where they exist: test_2017_flickr and
+test_2017_mscoco (en, de, fr) and test_2018_flickr (en, de, fr, cs); a recipe then lists them,
+e.g. ``tasks.en>de.test: [test_2016_flickr, test_2017_flickr, test_2017_mscoco]``.
+
 Examples:
     python data_scripts/multi30k.py --from ../shared/data/multi30k --out data/multi30k
+    python data_scripts/multi30k.py --extra-tests --langs en de   # download, with 2017/2018
     python data_scripts/multi30k.py --langs en de          # download, then keep en and de only
 """
 from __future__ import annotations
@@ -23,6 +28,9 @@ from tqdm import tqdm
 
 SPLITS = ("train", "val", "test_2016_flickr")
 LANGS = ("en", "de", "fr", "cs")
+# the later test sets and the languages each exists in (no Czech before 2018)
+EXTRA_TESTS = {"test_2017_flickr": ("en", "de", "fr"), "test_2017_mscoco": ("en", "de", "fr"),
+               "test_2018_flickr": ("en", "de", "fr", "cs")}
 CHECKSUM_FILE = "SHA256SUMS"
 RAW_DIR = "raw"
 COMMIT = "a3d2e0d26b56f3846f66a952536ffed4e401d05a"
@@ -61,7 +69,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="output folder, created if missing (default: data/multi30k)")
     parser.add_argument("--langs", nargs="+", choices=LANGS, default=list(LANGS), metavar="LANG",
                         help=f"languages to prepare, any of {' '.join(LANGS)} (default: all)")
+    parser.add_argument("--extra-tests", action="store_true",
+                        help="also the test sets " + ", ".join(EXTRA_TESTS) + " in the languages "
+                             "each exists in (this script knows no digests for them: downloads "
+                             "are checked only against --from's SHA256SUMS, when given)")
     return parser.parse_args(argv)
+
+
+def wanted_files(langs: list[str], extra_tests: bool) -> list[tuple[str, str]]:
+    """(split, lang) of every file to prepare: each split in each language it exists in."""
+    splits = {split: LANGS for split in SPLITS}
+    if extra_tests:
+        splits.update(EXTRA_TESTS)
+    return [(split, lang) for split, have in splits.items() for lang in langs if lang in have]
 
 
 def locate_sources(args: argparse.Namespace, names: list[str]) -> tuple[Path, dict[str, str]]:
@@ -73,7 +93,7 @@ def locate_sources(args: argparse.Namespace, names: list[str]) -> tuple[Path, di
     if args.source is None:
         folder = output_dir(args.out / RAW_DIR)
         for name in tqdm(names, desc="download", unit="file", disable=None):
-            download(URL.format(name=name), folder / name, sha256=KNOWN_SHA256[name])
+            download(URL.format(name=name), folder / name, sha256=KNOWN_SHA256.get(name))
         return folder, {}
     if not args.source.is_dir():
         raise PrepError(f"--from {args.source}: no such folder (expected the folder holding "
@@ -110,7 +130,8 @@ def find_file(folder: Path, split: str, lang: str) -> Path:
         if candidate.is_file():
             return candidate
     raise PrepError(f"missing {packed}: Multi30k Task 1 files are named {{split}}.{{lang}}.gz "
-                    f"with split in {', '.join(SPLITS)} and lang in {', '.join(LANGS)}")
+                    f"with split in {', '.join((*SPLITS, *EXTRA_TESTS))} and lang in "
+                    f"{', '.join(LANGS)}")
 
 
 def check_aligned(split: str, counts: dict[Path, int]) -> None:
@@ -121,10 +142,10 @@ def check_aligned(split: str, counts: dict[Path, int]) -> None:
 
 
 def read_corpus(folder: Path, sums: dict[str, str],
-                langs: list[str]) -> dict[str, dict[str, list[str]]]:
+                files: list[tuple[str, str]]) -> dict[str, dict[str, list[str]]]:
     """Read, verify and align-check every split; returns ``{split: {lang: lines}}``."""
-    paths = {(split, lang): find_file(folder, split, lang) for split in SPLITS for lang in langs}
-    corpus: dict[str, dict[str, list[str]]] = {split: {} for split in SPLITS}
+    paths = {(split, lang): find_file(folder, split, lang) for split, lang in files}
+    corpus: dict[str, dict[str, list[str]]] = {split: {} for split, _ in files}
     for (split, lang), path in tqdm(paths.items(), desc="read", unit="file", disable=None):
         if path.name in sums:
             check_sha256(path, sums[path.name])
@@ -142,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     """Prepare the corpus and print a summary; return the exit status."""
     args = parse_args(argv)
     langs = list(dict.fromkeys(args.langs))
-    names = [f"{split}.{lang}.gz" for split in SPLITS for lang in langs]
+    files = wanted_files(langs, args.extra_tests)
+    names = [f"{split}.{lang}.gz" for split, lang in files]
     folder, sums = locate_sources(args, names)
-    corpus = read_corpus(folder, sums, langs)
+    corpus = read_corpus(folder, sums, files)
     out = output_dir(args.out)
     for split, texts in corpus.items():
         for lang, lines in texts.items():
@@ -154,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
                 "downloads checked against known digests" if args.source is None else
                 f"no checksums checked (no {CHECKSUM_FILE} entries in {folder})")
     print(f"Multi30k Task 1 ({' '.join(langs)}) -> {out}; {verified}")
+    unverified = [name for name in names if name not in sums and name not in KNOWN_SHA256]
+    if unverified:
+        print(f"warning: {len(unverified)} file(s) checked against no digest: "
+              f"{', '.join(unverified)}", file=sys.stderr)
     for split, texts in corpus.items():
-        print(f"  {split:<18} {len(texts[langs[0]]):>6} lines x {len(langs)} languages")
+        print(f"  {split:<18} {len(next(iter(texts.values()))):>6} lines x {len(texts)} "
+              f"languages ({' '.join(texts)})")
     return 0
 
 

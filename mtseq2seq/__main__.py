@@ -1,5 +1,5 @@
-"""Command line: `mtseq2seq prepare | train | evaluate | translate | graph | diagnose` (thin:
-parse, dispatch)."""
+"""Command line: `mtseq2seq prepare | train | evaluate | translate | graph | diagnose | tune |
+average | plot | export` (thin: parse, dispatch)."""
 from __future__ import annotations
 
 import argparse
@@ -81,9 +81,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "checkpoint_last.pt")
     add_evaluate_parser(commands)
     add_translate_parser(commands)
-    graph = commands.add_parser("graph", help="print the tasks, which modules they share, and "
-                                "each module's parameter count")
+    graph = commands.add_parser("graph", help="print the tasks, which modules they share, "
+                                "each module's parameter count and each task's share of them")
     add_recipe_args(graph, run_dir_help=None)
+    graph.add_argument("--format", default="text", choices=["text", "dot"],
+                       help="text (default), or Graphviz source: mtseq2seq graph R --format dot "
+                            "| dot -Tpng -o graph.png")
+    graph.add_argument("--png", default=None, metavar="FILE",
+                       help="also draw the graph into FILE with matplotlib (pip install "
+                            "'mtseq2seq[plot]')")
     diagnose = commands.add_parser("diagnose", help="print the task-gradient conflicts a run "
                                    "logged (train.diagnose_every) per shared module")
     diagnose.add_argument("run_dir", metavar="RUN_DIR", help="e.g. runs/NAME")
@@ -92,7 +98,44 @@ def build_parser() -> argparse.ArgumentParser:
                                "and cache the fastest for train (keyed by CPU model and torch "
                                "version)")
     add_recipe_args(tune, "where the vocabularies are read from or trained into (as for train)")
+    add_average_parser(commands)
+    add_output_parsers(commands)
     return parser
+
+
+def add_output_parsers(commands: argparse._SubParsersAction) -> None:
+    """`export` (CTranslate2) and `plot` (learning curves)."""
+    from . import export_options, plots  # light: argparse and the package's error types
+
+    export_options.add_arguments(commands.add_parser(
+        "export", help="convert one task's Transformer encoder-decoder to a CTranslate2 model",
+        description="Write one task's encoder and decoder (with its SentencePiece models) as a "
+        "CTranslate2 model directory, for fast CPU/GPU inference outside PyTorch (needs "
+        "ctranslate2: pip install 'mtseq2seq[ctranslate2]'). Example: mtseq2seq export "
+        "--checkpoint runs/NAME/checkpoint_best.pt --task en-de --format ctranslate2 "
+        "runs/NAME/ct2_en-de"))
+
+    plots.add_arguments(commands.add_parser(
+        "plot", help="learning curves (PNG) of run directories, from their metrics.jsonl",
+        description="Learning curves of one or more runs from their metrics.jsonl: "
+        "train_loss.png, valid_loss.png and valid_<metric>.png, one panel per task, one line "
+        "per run (needs matplotlib: pip install 'mtseq2seq[plot]'). Example: mtseq2seq plot "
+        "runs/base runs/shared --task en-de --metric chrf -o plots/compare"))
+
+
+def add_average_parser(commands: argparse._SubParsersAction) -> None:
+    average = commands.add_parser(
+        "average", help="average the weights of several checkpoints of one recipe into one",
+        description="Average checkpoints of one recipe (e.g. the last few of a run, kept by "
+        "train.keep_last) into one that evaluate and translate take like any other. Examples: "
+        "mtseq2seq average runs/NAME/checkpoint_step4000.pt runs/NAME/checkpoint_step5000.pt "
+        "-o runs/NAME/checkpoint_avg.pt; mtseq2seq average --last 5 runs/NAME -o "
+        "runs/NAME/checkpoint_avg5.pt")
+    average.add_argument("inputs", nargs="+", metavar="CHECKPOINT",
+                         help="checkpoint files; with --last N, one run directory")
+    average.add_argument("--last", type=int, default=None, metavar="N",
+                         help="the N newest checkpoint_step<S>.pt files of the run directory given")
+    average.add_argument("-o", "--output", required=True, help="the averaged checkpoint to write")
 
 
 def add_evaluate_parser(commands: argparse._SubParsersAction) -> None:
@@ -132,6 +175,10 @@ def add_translate_parser(commands: argparse._SubParsersAction) -> None:
                                 "(an n-best row LINE<TAB><TAB>) and a warning naming it, instead "
                                 "of stopping the run")
     translate.add_argument("--batch-size", type=int, default=64, help="sentences per batch")
+    translate.add_argument("--plot-attention", default=None, metavar="DIR",
+                           help="also draw the decoder-to-source attention of the first 10 "
+                                "translated lines as heatmaps (PNG) into DIR (needs matplotlib: "
+                                "pip install 'mtseq2seq[plot]')")
     add_decode_args(translate, default_beam=5)
 
 
@@ -150,11 +197,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from . import commands  # late: keeps `--help` fast (no torch import)
+    from . import commands, tool_commands  # late: keeps `--help` fast (no torch import)
 
     return {"prepare": commands.prepare, "train": commands.train, "evaluate": commands.evaluate,
-            "translate": commands.translate, "graph": commands.graph,
-            "diagnose": commands.diagnose, "tune": commands.tune}[args.command](args)
+            "translate": commands.translate, "graph": tool_commands.graph,
+            "diagnose": tool_commands.diagnose, "tune": tool_commands.tune,
+            "average": tool_commands.average, "plot": tool_commands.plot,
+            "export": tool_commands.export}[args.command](args)
 
 
 if __name__ == "__main__":

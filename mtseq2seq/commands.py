@@ -13,14 +13,15 @@ from . import saving
 from .build.checkpoint import load_checkpoint
 from .build.prepare import prepare as prepare_run
 from .build.prepare import run_dir_of
+from .data.files import roles_of
 from .devices import pick_device
+from .distributed import device_for
 from .errors import DataError, UserError
 from .evaluate import TaskScore, evaluate_task, format_scores
 from .inference import generates, note_task_inputs, resolve_pair, translate_lines
 from .interrupt import Interrupted, StopRequest, exit_status
 from .logs import setup_logging
 from .recipe.config import Recipe, ValidConfig
-from .recipe.describe import describe
 from .recipe.loader import load_recipe
 from .search import Sampling
 from .task_names import resolve_task
@@ -48,30 +49,56 @@ def prepare(args: argparse.Namespace) -> int:
 
 
 def train(args: argparse.Namespace) -> int:
-    """Train, then score the best checkpoint on each task's test split; 128 + N on signal N."""
-    from .build.trainer import build_trainer
-    from .fast_paths import choose_for_run
-    from .init_from import init_modules
-    from .validate import ValidResult
+    """Train, then score the best checkpoint on each task's test split; 128 + N on signal N.
+    Under torchrun each process is one rank of the run (`distributed.py`); rank 0 writes."""
+    from .distributed import lost_contact, process_group, ranks_from_env
 
-    recipe, run_dir = _recipe(args)
+    ranks = ranks_from_env()
+    recipe = load_recipe(args.recipe, args.overrides, run_dir=getattr(args, "run_dir", None))
+    run_dir = run_dir_of(recipe)
+    setup_logging(run_dir if ranks.is_main else None, getattr(args, "verbose", False), ranks.rank)
     last = run_dir / saving.LAST
     if args.resume and not last.is_file():
         raise UserError(f"--resume: no {last} to continue from (train without --resume to start)")
-    vocabs = prepare_run(recipe, run_dir)
-    trainer = build_trainer(recipe, run_dir, vocabs)
-    choose_for_run(trainer.model, recipe.train.batch_tokens, trainer.precision, trainer.device,
-                   recipe.train.fast_paths)
+    cfg = recipe.train
+    with process_group(ranks, cfg.dist_backend, device_for(cfg.device, ranks), cfg.dist_timeout):
+        try:
+            return _train(args, recipe, run_dir, ranks)
+        except RuntimeError as err:  # a collective failed: another rank is gone
+            found = lost_contact(err, ranks)
+            if found is None:
+                raise
+            raise found from None
+
+
+def _train(args: argparse.Namespace, recipe: Recipe, run_dir: Path, ranks) -> int:
+    from .build.trainer import build_trainer
+    from .distributed import RankSync
+    from .fast_paths import apply, choose_for_run
+    from .init_from import init_modules
+    from .validate import ValidResult
+
+    sync = RankSync(ranks)
+    vocabs = sync.main_first(lambda: prepare_run(recipe, run_dir))  # rank 0 writes the vocabs
+    trainer = build_trainer(recipe, run_dir, vocabs, ranks)
+    choices = choose_for_run(trainer.model, recipe.train.batch_tokens, trainer.precision,
+                             trainer.device, recipe.train.fast_paths) if ranks.is_main else None
+    if ranks.active:  # rank 0's measured choice on every rank
+        apply(sync.from_main(choices) or [], trainer.precision)
     if not trainer.resume(restart=args.restart) and recipe.init_from is not None:
         init_modules(trainer.model, recipe.init_from.checkpoint, recipe.init_from.modules, vocabs)
     report = trainer.train()
+    last = run_dir / saving.LAST
     if trainer.interrupted:
-        again = " ".join(["mtseq2seq", "train", shlex.quote(args.recipe),
-                          *[f"--set {shlex.quote(o)}" for o in args.overrides],
-                          "--run-dir", shlex.quote(str(run_dir)), "--resume"])
-        print(f"\nstopped by {trainer.interrupted} at step {trainer.step}; {last} holds the state. "
-              f"Continue with:\n  {again}", file=sys.stderr)
+        if ranks.is_main:
+            again = " ".join(["mtseq2seq", "train", shlex.quote(args.recipe),
+                              *[f"--set {shlex.quote(o)}" for o in args.overrides],
+                              "--run-dir", shlex.quote(str(run_dir)), "--resume"])
+            print(f"\nstopped by {trainer.interrupted} at step {trainer.step}; {last} holds the "
+                  f"state. Continue with:\n  {again}", file=sys.stderr)
         return exit_status(trainer.interrupted)
+    if not ranks.is_main:
+        return 0  # rank 0 prints and tests the best checkpoint
     best = run_dir / saving.BEST
     print(f"\nvalidation of the best checkpoint (step {report.get('step')}, {best}):")
     print(format_table([ValidResult(**r) for r in report["valid"]]))
@@ -93,7 +120,7 @@ def _test_best(recipe: Recipe, best: Path, device) -> int:
             return exit_status(stop.requested)
     step = saving.read_record(best)["step"]
     print(f"\ntest scores of the best checkpoint ({best}, step {step}):")
-    print(format_scores(scores))
+    print_scores(scores)
     return 0
 
 
@@ -128,25 +155,40 @@ def sampling_from(args: argparse.Namespace | None, valid: ValidConfig | None) ->
 
 
 def score_checkpoint(recipe: Recipe, path: Path, role: str, tasks: list[str],
-                     settings: DecodeSettings, device) -> list[TaskScore]:
-    """Decode and score ``tasks`` on split ``role``; the table is also written as JSON, with
-    each task's teacher-forced loss and perplexity on the split."""
+                     settings: DecodeSettings, device) -> dict[str, list[TaskScore]]:
+    """Decode and score ``tasks`` on each of their ``role`` splits (`test: [a, b]` is two);
+    split name -> scores. Each split's table is also written as JSON, next to the checkpoint
+    and named by the split, with each task's teacher-forced loss and perplexity on it."""
     loaded = load_checkpoint(path, device, recipe)
-    scores, forced = [], []
+    by_split: dict[str, list[tuple[str, str]]] = {}  # split name -> [(task, role key)]
     for name in tasks:
-        task = loaded.tasks[name]
-        data = task.kind.load(task, role, None)
-        forced.append(validate_task(loaded.model, task, data, settings.batch_tokens, device))
-        scores.append(evaluate_task(loaded.model, task, role, data, settings, device)[0])
-    out = path.with_name(f"{path.stem}.{role}.scores.json")
-    out.write_text(json.dumps({"checkpoint": str(path), "step": loaded.step, "split": role,
-                               "beam": settings.beam, "alpha": settings.alpha,
-                               "sampling": asdict(settings.sampling) if settings.sampling else None,
-                               "scores": [s.as_dict() for s in scores],
-                               "teacher_forced": [f.as_dict() for f in forced]}, indent=2) + "\n")
-    print(f"\nteacher-forced on {role} ({path.name}):\n{format_table(forced)}")
-    log.info("scores written to %s", out)
-    return scores
+        for key in roles_of(role, loaded.tasks[name].files):
+            by_split.setdefault(loaded.tasks[name].split_name(key), []).append((name, key))
+    found = {}
+    for split, members in by_split.items():
+        scores, forced = [], []
+        for name, key in members:
+            task = loaded.tasks[name]
+            data = task.kind.load(task, key, None)
+            forced.append(validate_task(loaded.model, task, data, settings.batch_tokens, device))
+            scores.append(evaluate_task(loaded.model, task, key, data, settings, device)[0])
+        out = path.with_name(f"{path.stem}.{split}.scores.json")
+        out.write_text(json.dumps({
+            "checkpoint": str(path), "step": loaded.step, "split": split, "role": role,
+            "beam": settings.beam, "alpha": settings.alpha,
+            "sampling": asdict(settings.sampling) if settings.sampling else None,
+            "scores": [s.as_dict() for s in scores],
+            "teacher_forced": [f.as_dict() for f in forced]}, indent=2) + "\n")
+        print(f"\nteacher-forced on {split} ({path.name}):\n{format_table(forced)}")
+        log.info("scores written to %s", out)
+        found[split] = scores
+    return found
+
+
+def print_scores(found: dict[str, list[TaskScore]]) -> None:
+    """Each split's score table, under the split's name when there are several."""
+    for split, scores in found.items():
+        print(f"{split}:\n{format_scores(scores)}" if len(found) > 1 else format_scores(scores))
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -159,9 +201,8 @@ def evaluate(args: argparse.Namespace) -> int:
         if not getattr(recipe.tasks[task], args.split):
             raise UserError(f"--split {args.split}: task '{task}' names no {args.split} split "
                             f"(tasks.{task}.{args.split})")
-    scores = score_checkpoint(recipe, Path(args.checkpoint), args.split, tasks,
-                              _settings(recipe, args), pick_device(args.device))
-    print(format_scores(scores))
+    print_scores(score_checkpoint(recipe, Path(args.checkpoint), args.split, tasks,
+                                  _settings(recipe, args), pick_device(args.device)))
     return 0
 
 
@@ -182,6 +223,8 @@ def translate(args: argparse.Namespace) -> int:
     task, pair = resolve_pair(loaded.model, args.task, args.encoder, args.decoder)
     if not generates(loaded.model, pair) and args.n_best > 1:
         raise UserError(f"--n-best {args.n_best}: task {task} predicts labels (one per line)")
+    if args.plot_attention and not generates(loaded.model, pair):
+        raise UserError(f"--plot-attention: task {task} predicts labels; it has no attention")
     if args.task is None:
         note_zero_shot(loaded.model.tasks, pair)  # a warning if no task trained this pair
         note_task_inputs(loaded.tasks, pair)  # tags and task embeddings need --task
@@ -195,6 +238,8 @@ def translate(args: argparse.Namespace) -> int:
                                          loaded.tasks[task] if args.task else None):
             out[row] = hyps
         write_output(sys.stdout, out, loaded.vocabs[pair[1]], args.n_best)
+        if args.plot_attention:
+            _plot_attention(loaded, args.task and task, pair, lines, out, Path(args.plot_attention))
     else:
         for text in _predict_labels(loaded.model, loaded.tasks[task], lines, device):
             print(text)
@@ -202,6 +247,17 @@ def translate(args: argparse.Namespace) -> int:
         raise DataError(f"{bad_line}; the {len(lines)} line(s) before it are translated on "
                         "stdout (--skip-bad-lines goes on, with an empty line for a bad one)")
     return 0
+
+
+def _plot_attention(loaded, task: str | None, pair, lines: list[str], out: list,
+                    folder: Path) -> None:
+    """Heatmaps of the first translated lines' attention (`attention_plots.py`)."""
+    from .attention_plots import plot_attention, translation_pairs
+
+    built = loaded.tasks[task] if task else None
+    pairs = translation_pairs(loaded.model, loaded.vocabs, pair, lines, out, built)
+    for path in plot_attention(loaded.model, task or pair, pairs, folder, loaded.vocabs):
+        print(f"attention heatmap: {path}", file=sys.stderr)
 
 
 def _predict_labels(model, task, lines: list[str], device) -> list[str]:
@@ -215,43 +271,3 @@ def _predict_labels(model, task, lines: list[str], device) -> list[str]:
         for row, text in zip(rows, predict_split(model, task, data, DecodeSettings(), device)):
             out[row] = text
     return out
-
-
-def graph(args: argparse.Namespace) -> int:
-    from .build.sizes import parameter_counts
-
-    recipe = load_recipe(args.recipe, args.overrides, check_files=False)
-    print(describe(recipe, parameter_counts(recipe, run_dir_of(recipe))))
-    return 0
-
-
-def diagnose(args: argparse.Namespace) -> int:
-    """Print the gradient-conflict checks of a run directory (`diagnose.py`)."""
-    from .diagnose import report
-
-    print(report(Path(args.run_dir)))
-    return 0
-
-
-def tune(args: argparse.Namespace) -> int:
-    """Time the fast paths for the recipe's model on this machine and cache the winners
-    (`fast_paths.py`); `train` then reads them from the cache."""
-    import time
-
-    import torch
-
-    from .build.model import build_model
-    from .build.tasks import build_tasks
-    from .devices import resolve_precision
-    from .fast_paths import choose, report
-
-    recipe, run_dir = _recipe(args, log_file=False)
-    model = build_model(recipe.encoders, recipe.decoders,
-                        build_tasks(recipe, prepare_run(recipe, run_dir)))
-    if recipe.train.threads:
-        torch.set_num_threads(recipe.train.threads)
-    precision = resolve_precision(recipe.train.precision, torch.device("cpu"))
-    start = time.perf_counter()
-    choices, _ = choose(model, recipe.train.batch_tokens, precision, remeasure=True)
-    print(report(choices, True, time.perf_counter() - start))
-    return 0

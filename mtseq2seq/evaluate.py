@@ -26,6 +26,7 @@ class TaskScore:
     sentences: int
     others: dict[str, float] = field(default_factory=dict)  # further metrics: name -> score
     details: dict = field(default_factory=dict)  # the main metric's extras
+    signatures: dict[str, str] = field(default_factory=dict)  # every metric's: name -> signature
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -55,7 +56,8 @@ def score_task(task: Task, hyps: list[str], sources: list[str], refs: list[str])
     results = [compute(name, hyps, refs[:n], sources[:n]) for name in task.metrics]
     main = results[0]
     return TaskScore(task.name, main.name, main.score, main.signature, n,
-                     {r.name: r.score for r in results[1:]}, main.extra)
+                     {r.name: r.score for r in results[1:]}, main.extra,
+                     {r.name: r.signature for r in results})
 
 
 def evaluate_task(model: MultiTaskModel, task: Task, role: str, data: Examples,

@@ -270,11 +270,12 @@ def report(choices: list[Choice], measured: bool, seconds: float) -> str:
 
 
 def choose_for_run(model: nn.Module, batch_tokens: int, precision: str, device: torch.device,
-                   mode: str) -> None:
+                   mode: str) -> list[Choice] | None:
     """`train.fast_paths` for a run: ``tune`` measures (or reads the cache) on the CPU and logs
     the choice; ``default`` keeps the built-in paths; other devices have nothing to choose."""
     if mode == "default" or device.type != "cpu":
-        return
+        return None
     start = time.perf_counter()
     choices, measured = choose(model, batch_tokens, precision)
     log.info(report(choices, measured, time.perf_counter() - start))
+    return choices

@@ -5,16 +5,20 @@ The training loop reads the flag at the end of each update; validation and test 
 within one batch. A second signal while the first is being handled raises `StopNow` (a
 KeyboardInterrupt) at once; the command line turns either into a one-line message and the exit
 status 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), never a traceback.
+In a run of several processes a stop must land on every rank at the same point, so there the
+trainer validates inside `deferred()`, and the ranks agree on stopping after the validation.
 """
 from __future__ import annotations
 
 import logging
 import signal
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
 log = logging.getLogger(__name__)
 _active: "StopRequest | None" = None
+_deferred = 0  # inside `deferred()`: `check` does not raise
 
 
 class Interrupted(Exception):
@@ -40,8 +44,19 @@ def exit_status(signame: str) -> int:
 
 def check() -> None:
     """Raise `Interrupted` if a stop signal came; cheap enough to call once per batch."""
-    if _active is not None and _active.requested:
+    if _active is not None and _active.requested and not _deferred:
         raise Interrupted(_active.requested)
+
+
+@contextmanager
+def deferred():
+    """`check` does not raise inside; the signal stays requested for the caller to act on."""
+    global _deferred
+    _deferred += 1
+    try:
+        yield
+    finally:
+        _deferred -= 1
 
 
 class StopRequest:

@@ -1,10 +1,11 @@
-"""Validation and test metrics: sacrebleu BLEU and chrF, EVALB-style tree F1, exact match, accuracy.
+"""Validation and test metrics: sacrebleu BLEU and chrF, tree F1, exact match, accuracy.
 
 Every metric returns a `MetricResult` whose ``score`` is on a 0-100 scale, higher is better, and
 whose ``signature`` says exactly how it was computed (sacrebleu's signature for BLEU and chrF), so
 reported numbers can be reproduced. `compute` gives all of them one call shape for the trainer.
 The metrics of classification and sequence-labelling heads live in `label_metrics`, distinct-1/2
-in `text_metrics`; they are registered here too.
+in `text_metrics`, EVALB's tree F1 (``tree_f1``, ``tree_f1_len40``) in `evalb`; they are registered
+here too, beside ``tree_f1_strict``, the stricter bracket F1 that was ``tree_f1`` before EVALB's.
 
 An entry of ``refs`` is a `Reference`: a str, or a tuple of the example's several references (the
 first is the primary one). BLEU and chrF score against all of them (sacrebleu's multi-reference
@@ -21,13 +22,14 @@ from sacrebleu.metrics import BLEU, CHRF
 
 from . import label_metrics, text_metrics, trees
 from .errors import DataError, unknown
+from .evalb import tree_f1, tree_f1_len40
 from .metric_result import MetricResult, Reference, first_references, nrefs, reference_streams
 from .metric_result import check_pair as _check_pair
 from .metric_result import ratio as _ratio
 
-# Bump when the tree F1 procedure (repair rule, span definition) changes, so old numbers are not
-# silently compared with new ones.
-TREE_F1_VERSION = "1"
+# Bump when the strict tree F1 procedure (repair rule, span definition) changes, so old numbers are
+# not silently compared with new ones. 2: renamed tree_f1_strict; repair keeps punctuation leaves.
+TREE_F1_VERSION = "2"
 
 
 def bleu(hyps: Sequence[str], refs: Sequence[Reference]) -> MetricResult:
@@ -65,13 +67,16 @@ def _gold_spans(ref_line: str, words: list[str], line: int) -> Counter[tuple[str
         raise DataError(f"reference tree on line {line} is malformed: {err}") from None
 
 
-def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[Reference],
-            sentences: Sequence[str]) -> MetricResult:
-    """Labeled bracketing F1 over the corpus (micro-averaged, EVALB-style), 0-100.
+def tree_f1_strict(hyp_lines: Sequence[str], ref_lines: Sequence[Reference],
+                   sentences: Sequence[str]) -> MetricResult:
+    """Labeled bracketing F1 over the corpus (micro-averaged), every bracket counted, 0-100.
 
-    Each hypothesis is repaired with `trees.repair` unless it is already well-formed, then its leaves
-    are replaced by the sentence's words (`trees.put_words_back`) and its labeled spans
-    (`trees.spans`, root included, empty constituents skipped) are matched against the gold tree's.
+    Stricter than EVALB's ``tree_f1`` (`evalb`), so not comparable with published parsing F1: the
+    root (``TOP`` too) is counted, punctuation words are positions like any word, and labels are
+    compared as written (``NP-SBJ`` is not ``NP``, ``PRT`` not ``ADVP``). Each hypothesis is
+    repaired with `trees.repair` unless it is already well-formed, then its leaves are replaced by
+    the sentence's words (`trees.put_words_back`) and its labeled spans (`trees.spans`, empty
+    constituents skipped) are matched against the gold tree's.
 
     Args:
         hyp_lines: predicted linearized trees, one per sentence.
@@ -89,13 +94,10 @@ def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[Reference],
     for line, (hyp, ref, sentence) in enumerate(zip(hyp_lines, ref_lines, sentences), start=1):
         words = sentence.split()
         gold = _gold_spans(ref, words, line)
-        tokens = hyp.split()
-        if trees.is_well_formed(tokens):
-            well_formed += 1
-        else:
-            tokens = trees.repair(tokens)
-        leaves_match += tokens.count(trees.LEAF) == len(words)
-        pred = trees.spans(trees.put_words_back(tokens, words))
+        predicted = trees.hypothesis_tree(hyp, words)
+        well_formed += predicted.well_formed
+        leaves_match += predicted.leaves == len(words)
+        pred = trees.spans(predicted.tree)
         matched += sum((pred & gold).values())
         hyp_total += sum(pred.values())
         gold_total += sum(gold.values())
@@ -105,9 +107,9 @@ def tree_f1(hyp_lines: Sequence[str], ref_lines: Sequence[Reference],
     extra = {"precision": precision, "recall": recall, "well_formed": _ratio(well_formed, n),
              "matched": matched, "hyp_spans": hyp_total, "gold_spans": gold_total,
              "well_formed_count": well_formed, "leaf_count_match": leaves_match}
-    signature = (f"tree_f1|labeled|micro|root:yes|preterminals:no|empty:skip|repair:yes"
+    signature = (f"tree_f1_strict|labeled|micro|root:yes|preterminals:no|empty:skip|repair:yes"
                  f"|version:{TREE_F1_VERSION}")
-    return MetricResult("tree_f1", f1, signature, n, extra)
+    return MetricResult("tree_f1_strict", f1, signature, n, extra)
 
 
 def exact_match(hyps: Sequence[str], refs: Sequence[Reference]) -> MetricResult:
@@ -143,12 +145,19 @@ def token_accuracy(correct: int, total: int) -> MetricResult:
 MetricFn = Callable[[Sequence[str], Sequence[Reference], "Sequence[str] | None"], MetricResult]
 
 
-def _needs_sources(hyps: Sequence[str], refs: Sequence[Reference],
-                   sources: Sequence[str] | None) -> MetricResult:
-    """Adapter: tree F1 needs the source sentences to put the words back."""
-    if sources is None:
-        raise ValueError("metric 'tree_f1' needs the source sentences")
-    return tree_f1(hyps, refs, sources)
+TreeMetricFn = Callable[[Sequence[str], Sequence[Reference], Sequence[str]], MetricResult]
+
+
+def _needs_sources(name: str, fn: TreeMetricFn) -> MetricFn:
+    """Adapter: the tree F1 metrics need the source sentences to put the words back."""
+
+    def scored(hyps: Sequence[str], refs: Sequence[Reference],
+               sources: Sequence[str] | None = None) -> MetricResult:
+        if sources is None:
+            raise ValueError(f"metric '{name}' needs the source sentences")
+        return fn(hyps, refs, sources)
+
+    return scored
 
 
 def _on_first_reference(fn: MetricFn) -> MetricFn:
@@ -163,11 +172,13 @@ def _on_first_reference(fn: MetricFn) -> MetricFn:
     return scored
 
 
-# Every entry takes (hyps, refs, sources); only tree_f1 uses sources, distinct_* ignore refs.
+# Every entry takes (hyps, refs, sources); only the tree_f1* use sources, distinct_* ignore refs.
 METRICS: dict[str, MetricFn] = {
     "bleu": lambda hyps, refs, sources=None: bleu(hyps, refs),
     "chrf": lambda hyps, refs, sources=None: chrf(hyps, refs),
-    "tree_f1": _needs_sources,
+    "tree_f1": _needs_sources("tree_f1", tree_f1),  # EVALB, COLLINS.prm, all sentences
+    "tree_f1_len40": _needs_sources("tree_f1_len40", tree_f1_len40),  # EVALB, <= 40 words
+    "tree_f1_strict": _needs_sources("tree_f1_strict", tree_f1_strict),  # every bracket
     "exact_match": lambda hyps, refs, sources=None: exact_match(hyps, refs),
     "distinct_1": text_metrics.distinct_1,
     "distinct_2": text_metrics.distinct_2,
@@ -199,7 +210,7 @@ def register_metric(name: str) -> Callable[[MetricFn], MetricFn]:
 
 def compute(name: str, hyps: Sequence[str], refs: Sequence[Reference],
             sources: Sequence[str] | None = None) -> MetricResult:
-    """Compute the metric called ``name``; ``sources`` is needed only by ``tree_f1``.
+    """Compute the metric called ``name``; ``sources`` is needed only by the ``tree_f1*``.
 
     Each entry of ``refs`` is a str or a tuple of the example's references (first = primary).
 
@@ -212,4 +223,5 @@ def compute(name: str, hyps: Sequence[str], refs: Sequence[Reference],
 
 
 __all__ = ["METRICS", "MetricResult", "Reference", "bleu", "chrf", "compute", "exact_match",
-           "first_references", "reference_streams", "register_metric", "token_accuracy", "tree_f1"]
+           "first_references", "reference_streams", "register_metric", "token_accuracy", "tree_f1",
+           "tree_f1_len40", "tree_f1_strict"]

@@ -22,15 +22,18 @@ def format_duration(seconds: float) -> str:
 
 
 class MetricsLog:
-    """Appends one JSON line per record to ``path``."""
+    """Appends one JSON line per record to ``path``, and hands each record to ``mirror`` (the
+    TensorBoard log, `tensorboard_log.py`) when there is one."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: Path, mirror=None) -> None:
+        self.path, self.mirror = path, mirror
 
     def write(self, step: int, record: dict) -> None:
         line = json.dumps({"step": step, "time": round(time.time(), 3), **record})
         with open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
+        if self.mirror is not None:
+            self.mirror.write(step, record)
 
     def drop_after(self, step: int) -> int:
         """Remove the records of steps after ``step`` (rewritten atomically); how many went."""

@@ -12,14 +12,16 @@ from pathlib import Path
 import torch
 
 from . import checkpoint, saving
-from .errors import CheckpointError
+from .errors import CheckpointError, UserError
 from .plugins import warn_changed_plugins
 from .vocab import Vocab, vocab_problems
 
 log = logging.getLogger(__name__)
 # plugins: absolute paths, which change when the project folder moves; compared by
 # recipe-relative path (and hash: a warning) in `check_plugins_same` instead
-_MAY_CHANGE = {("train", "max_steps"), ("run_dir",), ("valid", "every"), ("plugins",)}
+_MAY_CHANGE = {("train", "max_steps"), ("run_dir",), ("valid", "every"), ("plugins",),
+               ("train", "dist_backend"), ("train", "dist_timeout"), ("train", "compile"),
+               ("train", "tensorboard")}
 
 
 @dataclass
@@ -39,24 +41,58 @@ class RunRecord:
 
 
 def continue_run(trainer, run_dir: Path, restart: bool) -> bool:
-    """Load ``checkpoint_last.pt`` into ``trainer`` unless ``restart``; whether it did."""
+    """Load ``checkpoint_last.pt`` into ``trainer`` unless ``restart``; whether it did.
+    With several ranks, rank 0 repairs the run directory and checks the checkpoint first (its
+    verdict, or its refusal, goes to every rank); then the other ranks read the file."""
+    sync, last = trainer.sync, run_dir / saving.LAST
+    state, refusal = None, None
+    if sync.ranks.is_main:
+        try:
+            state = _checked_state(trainer, run_dir, restart)
+        except CheckpointError as err:
+            refusal = err
+    verdict = sync.from_main(str(refusal) if refusal else state is not None)
+    if refusal is not None:
+        raise refusal
+    if isinstance(verdict, str):
+        raise UserError(f"rank 0 refused {last}: {verdict}")
+    if not verdict:
+        return False
+    trainer.load_state_dict(state if state is not None else checkpoint.load(last))
+    log.info("continuing from %s at step %d", last, trainer.step)
+    return True
+
+
+def _checked_state(trainer, run_dir: Path, restart: bool) -> dict | None:
+    """The checkpoint to continue from (None on ``restart`` or when there is none), after
+    repairing what a killed save left; raises CheckpointError when it belongs to another run."""
     saving.recover(run_dir, continuing=not restart)
     last = run_dir / saving.LAST
     if restart or not last.is_file():
-        return False
+        return None
     state = checkpoint.load(last)
+    check_loadable(trainer, state, last)
+    return state
+
+
+def check_loadable(trainer, state: dict, last: Path) -> None:
+    """Refuse a checkpoint of another recipe, plugins, vocabularies, model or number of ranks."""
     record: RunRecord = trainer.record
     check_same_recipe(state["recipe"], record.recipe, last)
     check_plugins_same(state, record, last)
     problems = vocab_problems(state["vocabs"], record.vocabs)
     if problems:
         raise CheckpointError(problems, header=f"{last} was trained with other vocabularies "
-                              f"than {run_dir / 'vocab'}; use --restart or another --run-dir")
+                              f"than {last.parent / 'vocab'}; use --restart or another --run-dir")
     checkpoint.check_fits(trainer.model.state_dict(), state["model"], last,
                           "the model of this recipe")
-    trainer.load_state_dict(state)
-    log.info("continuing from %s at step %d", last, trainer.step)
-    return True
+    world = len(state.get("ranks") or [None])
+    if world != trainer.sync.ranks.world:
+        raise CheckpointError(
+            f"it was written by a run of {world} process(es), this one has "
+            f"{trainer.sync.ranks.world}", header=f"{last} cannot continue exactly here: each "
+            "rank's data position and random state belong to its rank; resume with the same "
+            "torchrun --nproc_per_node/--nnodes, or use --restart or another --run-dir")
 
 
 def check_plugins_same(state: dict, record: RunRecord, path: Path) -> None:
@@ -83,7 +119,8 @@ def check_same_recipe(stored: dict, current: dict, path: Path) -> None:
 
 def _may_change(path: tuple) -> bool:
     """Keys a resumed run may change: its length (`train.max_steps`, a stage's `max_steps`),
-    where it lives, how often it validates, and plugin paths (checked on their own)."""
+    where it lives, how often it validates, how its ranks talk, and plugin paths (checked on
+    their own)."""
     return path in _MAY_CHANGE or (len(path) == 3 and path[0] == "stages"
                                    and path[2] == "max_steps")
 
@@ -104,14 +141,23 @@ def run_state(trainer) -> dict:
         "format": checkpoint.FORMAT, "step": trainer.step, "model": trainer.model.state_dict(),
         "optimizer": trainer.optimizer.state_dict(), "lr": trainer.lr.state_dict(),
         "scheduler": trainer.scheduler.state_dict(), "loss_weighting": trainer.weighting.state_dict(),
-        "iterators": {t: it.state_dict() for t, it in trainer.data.train.items()},
-        "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
+        **rank_state(trainer),  # rank 0's; "ranks": every rank's, in a run of several
         "tracker": trainer.tracker.state_dict(), "best_report": trainer.best_report,
         "stopped_early": trainer.stopped_early, "skipped": dict(trainer.skipped),
         "run_id": trainer.run_id, "pending_validation": trainer.pending_validation,
         "stage": trainer.stage_index, "stage_start": trainer.stage_start,
         **trainer.record.as_state(),
     }
+
+
+def rank_state(trainer) -> dict:
+    """What differs between ranks: data positions (and noise), random state; with several
+    ranks, rank 0's at the top (as in one process) and every rank's under "ranks"."""
+    own = {"iterators": {t: it.state_dict() for t, it in trainer.data.train.items()},
+           "rng": {"torch": torch.get_rng_state(), "python": random.getstate()}}
+    if not trainer.sync.active:
+        return own
+    return {**own, "ranks": trainer.sync.gather(own)}
 
 
 def restore(trainer, state: dict) -> None:
@@ -125,10 +171,11 @@ def restore(trainer, state: dict) -> None:
     trainer.scheduler.load_state_dict(state["scheduler"])
     if "loss_weighting" in state:  # learned loss weights (none in older checkpoints)
         trainer.weighting.load_state_dict(state["loss_weighting"])
-    for task, it_state in state["iterators"].items():
+    mine = state["ranks"][trainer.sync.ranks.rank] if "ranks" in state else state
+    for task, it_state in mine["iterators"].items():
         trainer.data.train[task].load_state_dict(it_state)
-    torch.set_rng_state(state["rng"]["torch"])
-    random.setstate(state["rng"]["python"])
+    torch.set_rng_state(mine["rng"]["torch"])
+    random.setstate(mine["rng"]["python"])
     trainer.tracker.load_state_dict(state["tracker"])
     trainer.best_report, trainer.stopped_early = state["best_report"], state["stopped_early"]
     trainer.skipped = dict(state.get("skipped", {}))
@@ -138,7 +185,7 @@ def restore(trainer, state: dict) -> None:
     if saving.verify(trainer.tracker, trainer.run_dir, trainer.run_id) and \
             trainer.tracker.best_step is None:
         trainer.best_report = {"valid": [], "scores": []}
-    dropped = trainer.metrics.drop_after(trainer.step)
+    dropped = trainer.metrics.drop_after(trainer.step) if trainer.sync.ranks.is_main else 0
     if dropped:
         log.info("metrics.jsonl: %d records of steps after %d dropped (those steps are redone)",
                  dropped, trainer.step)

@@ -78,7 +78,7 @@ def next_stage(trainer) -> bool:
         if trainer.stage_index + 1 >= len(trainer.stages):
             return False
         last = trainer.run_dir / saving.LAST
-        if last.is_file():
+        if trainer.sync.ranks.is_main and last.is_file():  # rank 0 writes
             checkpoint.copy_atomic(last, trainer.run_dir / stage_file(trainer.stage.name))
         trainer.stopped_early = False
         enter_stage(trainer, trainer.stage_index + 1, trainer.step)

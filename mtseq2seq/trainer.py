@@ -22,37 +22,39 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from . import checkpoint, saving
+from . import checkpoint, saving, validation_round
 from .allocator import keep_freed_cpu_memory
 from .data.batching import TaskIterator
 from .devices import resolve_precision
+from .distributed import RankSync
 from .errors import TrainingError
-from .evaluate import TaskScore, evaluate_task, format_scores
+from .evaluate import TaskScore
 from .gradients import diagnose, pcgrad_backward
-from .interrupt import Interrupted, StopRequest
+from .interrupt import StopRequest
 from .loss import LossOutput
 from .loss_weights import LossWeighting
 from .model import MultiTaskModel
 from .progress import MetricsLog, Progress
 from .recipe.config import ValidConfig
 from .resume import RunRecord, continue_run, restore, run_state
-from .search import Sampling
 from .stages import Stage, announce, enter_stage, next_stage
-from .tasks import DecodeSettings, Task
+from .tasks import Task
 from .tasks.base import Examples
-from .validate import ValidResult, format_table, validate_task
+from .tensorboard_log import open_tensorboard
+from .validate import ValidResult
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class TaskData:
-    """What the trainer reads: endless training batches, and the validation split (with its
+    """What the trainer reads: endless training batches, and the validation splits (with their
     references, when validation decodes) of every task."""
 
     train: dict[str, TaskIterator]
-    valid: dict[str, Examples]
-    valid_refs: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
+    valid: dict[str, Examples]  # each task's first validation split (it selects checkpoints)
+    valid_refs: dict = field(default_factory=dict)  # task, or (task, role) -> (sources, refs)
+    valid_extra: dict[tuple[str, str], Examples] = field(default_factory=dict)  # (task, 'valid[1]')
 
 
 class Trainer:
@@ -60,8 +62,9 @@ class Trainer:
 
     def __init__(self, model: MultiTaskModel, tasks: dict[str, Task], data: TaskData,
                  stages: list[Stage], valid_cfg: ValidConfig, run_dir: Path, record: RunRecord,
-                 weighting: LossWeighting | None = None) -> None:
+                 weighting: LossWeighting | None = None, sync: RankSync | None = None) -> None:
         self.model, self.tasks, self.data, self.stages = model, tasks, data, stages
+        self.sync = sync if sync is not None else RankSync()  # one process: nothing to send
         self.weighting = weighting if weighting is not None else LossWeighting(
             list(tasks), [t.loss_weight for t in tasks.values()])  # fixed `loss_weight`s
         self.valid_cfg, self.run_dir, self.record = valid_cfg, run_dir, record
@@ -69,13 +72,14 @@ class Trainer:
         self.precision = resolve_precision(stages[0].cfg.precision, self.device)
         if self.device.type == "cpu":
             keep_freed_cpu_memory()  # large tensors reuse heap memory (see allocator.py)
-        for stale in checkpoint.remove_stale_tmp(run_dir):
+        for stale in checkpoint.remove_stale_tmp(run_dir) if self.sync.ranks.is_main else []:
             log.info("removed %s, left by a save that was killed", stale)
         self.step, self.stopped_early, self.interrupted = 0, False, None
         self.bad_in_a_row, self.skipped, self.pending_validation = 0, {}, False
         self.best_report: dict = {"valid": [], "scores": []}
         self.run_id = uuid.uuid4().hex  # tells this run's checkpoint files from another run's
-        self.metrics = MetricsLog(run_dir / "metrics.jsonl")
+        self.metrics = MetricsLog(run_dir / "metrics.jsonl", open_tensorboard(
+            stages[0].cfg.tensorboard, run_dir) if self.sync.ranks.is_main else None)
         self.enter_stage(0, 0)
 
     def enter_stage(self, index: int, start: int) -> None:
@@ -102,15 +106,19 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         stats = {}
 
-        def backward(task: str) -> None:
+        trainable = [p for p in self.parameters() if p.requires_grad]
+
+        def backward(task: str, reduce: bool) -> None:
             stats[task] = self.task_backward(task)
+            if reduce:  # summed over the ranks (nothing to do in one process)
+                self.sync.reduce_gradients(trainable)
 
         if self.cfg.gradient_surgery == "pcgrad" and len(tasks) > 1:  # gradients.py
             pcgrad_backward([p for p in self.model.parameters() if p.requires_grad], tasks,
-                            backward, random.Random(self.step))
+                            lambda task: backward(task, True), random.Random(self.step))
         else:
-            for task in tasks:
-                backward(task)
+            for i, task in enumerate(tasks):
+                backward(task, i == len(tasks) - 1)
         params = [p for p in self.model.parameters() if p.grad is not None]
         norm = torch.nn.utils.clip_grad_norm_(params, self.cfg.clip_norm or float("inf"))
         if not (torch.isfinite(norm) and all(math.isfinite(v[0]) for v in stats.values())):
@@ -121,12 +129,17 @@ class Trainer:
         self.lr.step()
         return stats
 
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """What the optimizers train: the model's parameters and the learned loss weights."""
+        return [*self.model.parameters(), *self.weighting.parameters()]
+
     def task_backward(self, task: str) -> tuple[float, int]:
-        """``accumulate`` batches of ``task`` into ``.grad``; its mean loss per token, tokens."""
+        """``accumulate`` batches of ``task`` into ``.grad``; its mean loss per token and its
+        tokens (of all ranks)."""
         loss_sum, tokens = 0.0, 0
         for _ in range(self.cfg.accumulate):
-            out = self._forward_backward(task)
-            loss_sum, tokens = loss_sum + float(out.loss.detach()), tokens + out.tokens
+            batch_loss, batch_tokens = self._forward_backward(task)
+            loss_sum, tokens = loss_sum + batch_loss, tokens + batch_tokens
         return loss_sum / max(tokens, 1), tokens
 
     def _skip_update(self, tasks: list[str], stats: dict[str, tuple[float, int]]) -> None:
@@ -146,15 +159,23 @@ class Trainer:
                 f"checkpoint is {self.run_dir / 'checkpoint_last.pt'}; try a lower train.lr, "
                 f"a smaller train.clip_norm or train.precision=fp32")
 
-    def _forward_backward(self, name: str) -> LossOutput:
+    def _forward_backward(self, name: str) -> tuple[float, int]:
+        """One batch's backward; its loss sum and target tokens, summed over the ranks.
+
+        Each rank divides its loss sum by the tokens of all ranks (times the number of ranks,
+        undone after weighing: a task's weighing is affine in its loss), so once the gradients
+        are summed over the ranks the update is that of one batch of every rank's batches.
+        """
         task = self.tasks[name]
         batch = next(self.data.train[name]).to(self.device)
         with self._autocast(), self.model.task_inputs(name):  # its task embeddings, if any
             outputs = task.kind.forward(self.model, task, batch)
-        out = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32, outside autocast
-        loss = self.weighting.weigh(name, out.loss / max(out.tokens, 1))  # loss_weights.py
+        out: LossOutput = task.kind.loss(outputs, batch, self.cfg.label_smoothing)  # float32
+        loss_sum, tokens = self.sync.totals(out.loss.detach(), out.tokens)
+        world = self.sync.ranks.world
+        loss = self.weighting.weigh(name, out.loss / (max(tokens, 1) / world)) / world
         (loss / self.cfg.accumulate).backward()
-        return out
+        return loss_sum, tokens
 
     def _autocast(self):
         if self.precision == "bf16":
@@ -168,29 +189,36 @@ class Trainer:
         every = max(self.valid_cfg.every, 1)
         total = self.stage_start + sum(s.cfg.max_steps for s in self.stages[self.stage_index:])
         bar = tqdm(total=total, initial=self.step, desc="train", unit="step",
-                   dynamic_ncols=True, disable=None)
+                   dynamic_ncols=True, disable=None if self.sync.ranks.is_main else True)
         self.progress = Progress(list(self.tasks), self.step, total)
-        log.info("training from step %d to %d (%s, %s, %d threads)", self.step, total,
-                 self.precision, self.device, torch.get_num_threads())
+        log.info("training from step %d to %d (%s, %s, %d threads%s)", self.step, total,
+                 self.precision, self.device, torch.get_num_threads(),
+                 f", {self.sync.ranks.world} processes" if self.sync.active else "")
         announce(self.stage, self.stage_index, len(self.stages), self.stage_start)
         with StopRequest() as stop:
             if self.pending_validation:  # the run was stopped during this step's validation
                 self.validate_and_save()
-            while not stop.requested and next_stage(self):
+            stopping = self.sync.agree_stop(stop.requested)  # any rank's signal stops all
+            while not stopping and next_stage(self):
                 stats = self.train_step(self.next_tasks())
                 self.step += 1
                 self._record(stats, bar)
                 if self.cfg.diagnose_every and self.step % self.cfg.diagnose_every == 0:
                     for record in diagnose(self):
                         self.log_metrics({"split": "diagnose", **record})
+                stopping = self.sync.agree_stop(stop.requested)
                 if self.step % every == 0 or self.step == self.stage_end:
                     self.validate_and_save()
-                elif stop.requested:
-                    saving.save_last(self.state_dict(), self.run_dir)
-            if stop.requested and not (self.run_dir / saving.LAST).is_file():
-                saving.save_last(self.state_dict(), self.run_dir)  # stopped before any update
-            self.interrupted = stop.requested
+                    stopping = self.sync.agree_stop(stop.requested)
+                elif stopping:
+                    self.save_last()
+            if stopping and not self.sync.from_main((self.run_dir / saving.LAST).is_file()):
+                self.save_last()  # stopped before any update
+            self.interrupted = stopping
+            self.sync.barrier()  # no rank leaves while rank 0 still writes
         bar.close()
+        if self.metrics.mirror is not None:
+            self.metrics.mirror.close()
         if self.tracker.best_step is not None:
             log.info("best checkpoint: step %d, selection score %.2f", self.tracker.best_step,
                      self.tracker.best_score)
@@ -212,83 +240,40 @@ class Trainer:
                 self.log_metrics({"split": "train", "task": task, "loss": loss,
                                   "updates": numbers["updates"][task], "lr": self.lr.rate(),
                                   "tokens_per_s": numbers["tokens_per_s"],
-                                  "elapsed_s": numbers["elapsed_s"]})
+                                  "elapsed_s": numbers["elapsed_s"], **self._comm()})
             log.info("%s", line)
 
-    # ---- validation -------------------------------------------------------------------------
+    def _comm(self) -> dict:
+        """With several ranks: seconds spent in collectives so far (for the communication share
+        that `bench/distributed_speed.py` reports)."""
+        return {"comm_s": round(self.sync.seconds, 3), "ranks": self.sync.ranks.world} \
+            if self.sync.active else {}
+
+    # ---- validation and checkpoints (`validation_round.py`) --------------------------------
     def validate(self) -> tuple[list[ValidResult], list[TaskScore]]:
-        """Teacher-forced results for every task, and decoded scores when `valid.decode`.
-
-        Raises `interrupt.Interrupted` between batches when a stop signal came; the records are
-        written only once the whole validation is done, so a stopped one leaves none behind.
-        """
-        valid = self.valid_cfg
-        forced = [validate_task(self.model, self.tasks[name], data, self.cfg.batch_tokens,
-                                self.device, valid.max_sentences)
-                  for name, data in self._valid_data()]
-        records = {r.task: {"split": "valid", **r.as_dict()} for r in forced}
-        scores = []
-        if valid.decode:
-            settings = DecodeSettings(valid.beam, valid.alpha, self.cfg.batch_tokens,
-                                      valid.decode_sentences, Sampling.of(valid))
-            scores = [evaluate_task(self.model, self.tasks[name], "valid", data, settings,
-                                    self.device, self.data.valid_refs[name])[0]
-                      for name, data in self._valid_data()]
-        for s in scores:  # one record per task: teacher-forced numbers and decoded metrics
-            records[s.task].update({s.metric: s.score, **s.others, "decoded": s.sentences})
-        for task, weights in self.weighting.report().items():  # learned loss weights, if any
-            records.get(task, {}).update(weights)
-        for record in records.values():
-            self.log_metrics(record)
-        return forced, scores
-
-    def _valid_data(self) -> list[tuple[str, Examples]]:
-        """The validation splits of the current stage's tasks."""
-        return [(name, data) for name, data in self.data.valid.items() if name in self.stage.tasks]
+        return validation_round.validate(self)
 
     def validate_and_save(self) -> None:
-        """Validate, then write the checkpoints; a stop during validation saves this step's
-        state marked as not validated yet (resuming validates it first)."""
-        self.pending_validation = True
-        try:
-            forced, scores = self.validate()
-        except Interrupted as stop:
-            log.warning("%s during the validation of step %d: saving the state; resuming "
-                        "validates this step first", stop.signame, self.step)
-            saving.save_last(self.state_dict(), self.run_dir)
-            return
-        self.pending_validation = False
-        if not forced:
-            saving.save_last(self.state_dict(), self.run_dir)
-            return
-        main = {s.task: s.score for s in scores} or {r.task: r.acc for r in forced}
-        verdict = self.tracker.update(self.step, main)
-        self.lr.observe(sum(r.loss for r in forced) / len(forced))
-        self.stopped_early = verdict.stop
-        for task in verdict.tasks_stopped:
-            log.info("task %s stopped: no better %s in %d validations; its best checkpoint "
-                     "(step %d) stays, the other tasks go on", task, self.tasks[task].metrics[0],
-                     self.tasks[task].patience, self.tracker.task_best[task][1])
-            self.log_metrics({"split": "train", "event": "task_stopped", "task": task})
-        log.info("step %d validation (selection score %.2f%s)\n%s%s", self.step,
-                 verdict.selection_score, ", new best" if verdict.overall_improved else "",
-                 format_table(forced), "\n" + format_scores(scores) if scores else "")
-        if verdict.overall_improved:
-            self.best_report = {"valid": [r.as_dict() for r in forced],
-                                "scores": [s.as_dict() for s in scores], "step": self.step}
-        saving.save_validation(self.state_dict(), self.run_dir, verdict.overall_improved,
-                               verdict.tasks_improved, self.cfg.keep_last)
-        if verdict.stop and len(self.tracker.stopped) == len(self.tasks):
-            log.info("early stop: every task has run out of its own patience")
-        elif verdict.stop:
-            log.info("early stop: no better '%s' score in %d validations", self.tracker.select,
-                     self.tracker.patience)
+        validation_round.validate_and_save(self)
 
     def log_metrics(self, record: dict) -> None:
-        self.metrics.write(self.step, record)
+        if self.sync.ranks.is_main:
+            self.metrics.write(self.step, record)
 
-    # ---- checkpoints ------------------------------------------------------------------------
+    def save_last(self) -> None:
+        """``checkpoint_last.pt`` (every rank gives its state; rank 0 writes)."""
+        state = self.state_dict()
+        if self.sync.ranks.is_main:
+            saving.save_last(state, self.run_dir)
+
+    def save_validation(self, overall: bool, tasks: list[str]) -> None:
+        """The files of a validation (`saving.save_validation`; rank 0 writes)."""
+        state = self.state_dict()
+        if self.sync.ranks.is_main:
+            saving.save_validation(state, self.run_dir, overall, tasks, self.cfg.keep_last)
+
     def state_dict(self) -> dict:
+        """`resume.run_state` (with every rank's data positions and random state)."""
         return run_state(self)
 
     def load_state_dict(self, state: dict) -> None:

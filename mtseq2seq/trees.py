@@ -3,10 +3,13 @@
 A linearized tree is a token sequence such as ``(S (NP XX XX )NP (VP XX )VP )S``: an opening
 bracket ``(LABEL``, a closing bracket ``)LABEL`` (a bare ``)`` is accepted too and closes the
 innermost open constituent), and ``XX`` for every word. There are no POS preterminals: words are
-plain leaves of their constituent.
+plain leaves of their constituent. Data prepared with ``data_scripts/ptb.py --keep-punct`` writes
+the POS tag of a punctuation word (``.``, ``,``, ``-LRB-``, ...) instead of its ``XX``; those tags
+(`PUNCT_LEAVES`) are leaf symbols too, so that repair keeps them.
 
 The pipeline for scoring a model's output is ``repair`` (make any token sequence a tree),
-``put_words_back`` (make the yield equal the gold sentence) and ``spans`` (EVALB-style brackets).
+``put_words_back`` (make the yield equal the gold sentence) and ``spans`` (every bracket, the
+strict score); `hypothesis_tree` chains the first two. The EVALB rules live in `mtseq2seq.evalb`.
 Everything walks trees iteratively, so a degenerate prediction nested thousands deep cannot hit
 Python's recursion limit.
 """
@@ -19,6 +22,11 @@ from typing import Iterator, Sequence
 
 LEAF = "XX"
 ROOT_LABEL = "TOP"
+# The tags ``ptb.py --keep-punct`` writes in place of XX (the same set as `data.ptb.PUNCT_TAGS`,
+# which cannot be imported here: data.ptb imports this module).
+PUNCT_LEAVES = frozenset({".", ",", ":", "``", "''", "-LRB-", "-RRB-", "#", "$"})
+# Every token a model may emit as a leaf; any other non-bracket token is junk to repair.
+LEAF_SYMBOLS = PUNCT_LEAVES | {LEAF}
 
 # Labels may hold anything but whitespace and brackets ("NP-SBJ", "WHNP", "S1"); a lone "(" is junk.
 _OPEN = re.compile(r"\(([^()\s]+)")
@@ -36,7 +44,7 @@ class Tree:
 
     def leaves(self) -> list[str]:
         """The words (or ``XX`` placeholders) under this constituent, left to right."""
-        return [node.children[i] for kind, node, i in _walk(self) if kind == "leaf"]
+        return [node.children[i] for kind, node, i in walk(self) if kind == "leaf"]
 
     def __str__(self) -> str:
         return linearize(self, words=True)
@@ -60,7 +68,7 @@ def _classify(token: str) -> tuple[str, str]:
     return "leaf", token
 
 
-def _walk(tree: Tree) -> Iterator[tuple[str, Tree, int]]:
+def walk(tree: Tree) -> Iterator[tuple[str, Tree, int]]:
     """Yield ``("open", node, -1)``, ``("leaf", parent, index)``, ``("close", node, -1)`` in order.
 
     Leaves are reported as (parent, index) rather than as strings so that callers can rewrite them
@@ -116,7 +124,7 @@ def parse_linearized(tokens: Tokens) -> Tree:
 def linearize(tree: Tree, words: bool = False) -> str:
     """Write a tree as one line, every closing bracket labeled; words become ``XX`` unless ``words``."""
     out: list[str] = []
-    for kind, node, index in _walk(tree):
+    for kind, node, index in walk(tree):
         if kind == "open":
             out.append("(" + node.label)
         elif kind == "close":
@@ -129,14 +137,15 @@ def linearize(tree: Tree, words: bool = False) -> str:
 def is_well_formed(tokens: Tokens, allow_words: bool = False) -> bool:
     """True when ``tokens`` is exactly one balanced tree with matching labels.
 
-    Bare ``)`` closers are accepted. Leaves must be ``XX`` unless ``allow_words``. An empty
-    constituent such as ``(VP )VP`` is well-formed (its span is empty, so ``spans`` skips it).
+    Bare ``)`` closers are accepted. Leaves must be leaf symbols (``XX`` or a punctuation tag of
+    `PUNCT_LEAVES`) unless ``allow_words``. An empty constituent such as ``(VP )VP`` is
+    well-formed (its span is empty, so ``spans`` skips it).
     """
     try:
         tree = parse_linearized(tokens)
     except ValueError:
         return False
-    return allow_words or all(leaf == LEAF for leaf in tree.leaves())
+    return allow_words or all(leaf in LEAF_SYMBOLS for leaf in tree.leaves())
 
 
 def _close(stack: list[Tree], label: str) -> None:
@@ -160,7 +169,8 @@ def repair(tokens: Tokens, root_label: str = ROOT_LABEL) -> list[str]:
     The rule, applied left to right with a stack of open constituents:
 
     - ``(LABEL`` opens a constituent inside the innermost open one (or at the top level).
-    - ``XX`` becomes a leaf of the innermost open constituent (or a top-level leaf).
+    - ``XX`` or a punctuation tag (`LEAF_SYMBOLS`) becomes a leaf of the innermost open
+      constituent (or a top-level leaf).
     - a bare ``)`` closes the innermost open constituent.
     - ``)LABEL`` closes the innermost open constituent labeled LABEL together with every constituent
       opened inside it (their closers were skipped); if no open constituent has that label, or nothing
@@ -171,7 +181,8 @@ def repair(tokens: Tokens, root_label: str = ROOT_LABEL) -> list[str]:
     - unless exactly one top-level constituent remains, all top-level items (constituents and stray
       leaves) are wrapped in ``(root_label ... )root_label``; an empty result becomes an empty root.
 
-    The output always satisfies ``is_well_formed``, keeps every ``XX`` of the input in order, uses
+    The output always satisfies ``is_well_formed``, keeps every leaf symbol of the input in order
+    (dropping a ``.`` would shift every later word of ``put_words_back`` by one), uses
     labeled closers only, and is unchanged by a second ``repair``.
     """
     top: list[Tree | str] = []
@@ -184,14 +195,14 @@ def repair(tokens: Tokens, root_label: str = ROOT_LABEL) -> list[str]:
             stack.append(node)
         elif kind == "close":
             _close(stack, value)
-        elif kind == "leaf" and value == LEAF:
-            (stack[-1].children if stack else top).append(LEAF)
+        elif kind == "leaf" and value in LEAF_SYMBOLS:
+            (stack[-1].children if stack else top).append(value)
     # Constituents are attached when opened, so whatever is still on the stack is closed implicitly.
     if len(top) == 1 and isinstance(top[0], Tree):
         tree = top[0]
     else:
         tree = Tree(root_label, top)
-    return linearize(tree).split()
+    return linearize(tree, words=True).split()  # every leaf is a leaf symbol: keep ``.`` as ``.``
 
 
 def _last_constituent(tree: Tree) -> Tree:
@@ -215,7 +226,7 @@ def put_words_back(tokens: Tokens, words: Tokens) -> Tree:
     """
     tree = parse_linearized(tokens)
     words = _as_tokens(words)
-    slots = [(node, index) for kind, node, index in _walk(tree) if kind == "leaf"]
+    slots = [(node, index) for kind, node, index in walk(tree) if kind == "leaf"]
     for (node, index), word in zip(slots, words):
         node.children[index] = word
     # Delete right to left so that earlier indices in the same parent stay valid.
@@ -225,18 +236,38 @@ def put_words_back(tokens: Tokens, words: Tokens) -> Tree:
     return tree
 
 
+@dataclass
+class Hypothesis:
+    """A model's output as it is scored: the tree with the gold words as its leaves, whether the
+    output was already well-formed, and how many leaves it had (before the words went back)."""
+
+    tree: Tree
+    well_formed: bool
+    leaves: int
+
+
+def hypothesis_tree(tokens: Tokens, words: Tokens) -> Hypothesis:
+    """`repair` a predicted linearization unless it is well-formed, then `put_words_back`."""
+    tokens = _as_tokens(tokens)
+    well_formed = is_well_formed(tokens)
+    if not well_formed:
+        tokens = repair(tokens)
+    leaves = sum(_classify(token)[0] == "leaf" for token in tokens)
+    return Hypothesis(put_words_back(tokens, words), well_formed, leaves)
+
+
 def spans(tree: Tree) -> collections.Counter[tuple[str, int, int]]:
     """Labeled constituent spans ``(label, start, end)`` over word positions, end exclusive.
 
-    Every bracket counts, the root included: our trees have no POS preterminals (the brackets EVALB
-    leaves out) and no separate unlabeled top node, so the root is a real constituent of the parse
-    (e.g. ``S``) just as in the gold tree. Constituents spanning no words are skipped, as EVALB does
-    for brackets left empty. A Counter, because unary chains such as ``(NP (NP XX )NP )NP`` repeat a span.
+    The strict definition behind ``tree_f1_strict`` (`mtseq2seq.evalb` has EVALB's): every bracket
+    counts with its label as written, the root (``TOP`` too) included, and every word, punctuation
+    included, is a position. Constituents spanning no words are skipped. A Counter, because unary
+    chains such as ``(NP (NP XX )NP )NP`` repeat a span.
     """
     found: collections.Counter[tuple[str, int, int]] = collections.Counter()
     starts: list[int] = []
     position = 0
-    for kind, node, _ in _walk(tree):
+    for kind, node, _ in walk(tree):
         if kind == "open":
             starts.append(position)
         elif kind == "leaf":

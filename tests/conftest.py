@@ -56,6 +56,20 @@ def tiny_recipe(data_dir: Path, **changes) -> dict:
     return recipe
 
 
+def without_key_biases(name: str, value):
+    """``value`` less the biases of attention keys: softmax ignores a shift of all scores, so
+    their gradient is zero but for rounding, which Adam (dividing by its root mean square)
+    turns into whole steps; they differ between any two orders of summation, not only here."""
+    import torch
+
+    if name.endswith("qkv.bias"):  # (3 D,) = query, key, value
+        third = value.numel() // 3
+        return torch.cat([value[:third], value[2 * third:]])
+    if name.endswith("kv.bias"):  # (2 D,) = key, value
+        return value[value.numel() // 2:]
+    return value
+
+
 def conv_plugin(type_name: str, dim: int = 16) -> str:
     """A user's plugin file: an encoder type of embedding plus one width-3 convolution."""
     return f"""

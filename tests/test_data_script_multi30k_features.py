@@ -205,6 +205,6 @@ def test_the_captioning_recipe_trains_on_the_scripts_output(tmp_path: Path) -> N
     run = tmp_path / "run"
     assert main(["train", str(root / "recipes/multi30k/many_to_one_captioning.yaml"),
                  "--run-dir", str(run), *tiny]) == 0
-    scores = json.loads((run / "checkpoint_best.test.scores.json").read_text())["scores"]
+    scores = json.loads((run / "checkpoint_best.test_2016_flickr.scores.json").read_text())["scores"]
     assert {s["task"]: s["metric"] for s in scores} == {"de>en": "bleu", "img>en": "bleu",
                                                          "en>en": "bleu"}

@@ -226,3 +226,38 @@ def test_download_verifies_and_reports_offline(tmp_path):
     with pytest.raises(common.PrepError, match="could not download .*--from"):
         common.download((tmp_path / "missing").as_uri(), tmp_path / "cache" / "missing.txt")
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["file.txt"]  # no temp left
+
+
+def test_multi30k_extra_tests_where_they_exist(fake_multi30k, tmp_path):
+    for split, size in (("test_2017_flickr", 4), ("test_2017_mscoco", 3), ("test_2018_flickr", 2)):
+        for lang in ("en", "de", "fr"):
+            write_gz(fake_multi30k / f"{split}.{lang}.gz", [f"{lang} {i}" for i in range(size)])
+    out = tmp_path / "out"
+    result = run_script("multi30k.py", "--from", fake_multi30k, "--out", out, "--langs", "en",
+                        "de", "--extra-tests")
+    assert result.returncode == 0, result.stderr
+    assert (out / "test_2017_mscoco.de").read_text().splitlines() == ["de 0", "de 1", "de 2"]
+    assert "test_2017_flickr        4 lines x 2 languages (en de)" in result.stdout
+    assert "checked against no digest" in result.stderr  # no SHA256SUMS in the fake folder
+    (fake_multi30k / "test_2017_mscoco.de.gz").unlink()
+    missing = run_script("multi30k.py", "--from", fake_multi30k, "--out", tmp_path / "o2",
+                         "--langs", "en", "de", "--extra-tests")
+    assert missing.returncode == 2 and "missing" in missing.stderr
+    assert "test_2017_mscoco.de.gz" in missing.stderr
+
+
+def test_multi30k_czech_has_no_2017_test_sets(fake_multi30k, tmp_path):
+    for lang in ("en", "de", "fr", "cs"):
+        for split in ("train", "val", "test_2016_flickr", "test_2018_flickr"):
+            if not (fake_multi30k / f"{split}.{lang}.gz").exists():
+                write_gz(fake_multi30k / f"{split}.{lang}.gz",
+                         [f"{lang} {i}" for i in range({"train": 5, "val": 3}.get(split, 2))])
+    for split in ("test_2017_flickr", "test_2017_mscoco"):
+        for lang in ("en", "de", "fr"):
+            write_gz(fake_multi30k / f"{split}.{lang}.gz", ["x", "y"])
+    out = tmp_path / "out"
+    result = run_script("multi30k.py", "--from", fake_multi30k, "--out", out, "--langs", "en",
+                        "cs", "--extra-tests")
+    assert result.returncode == 0, result.stderr
+    assert (out / "test_2018_flickr.cs").is_file() and not (out / "test_2017_flickr.cs").exists()
+    assert (out / "test_2017_flickr.en").is_file()

@@ -1,15 +1,28 @@
-"""Tests for mtseq2seq.metrics: sacrebleu parity, hand-worked tree F1, exact match, lookup by name."""
+"""Tests for mtseq2seq.metrics: sacrebleu parity, hand-worked strict tree F1, exact match, lookup by name.
+
+EVALB's tree F1 (the metric ``tree_f1``) has its own hand-worked tests in test_evalb.py.
+"""
 import pytest
 import sacrebleu
 
 from mtseq2seq import trees
 from mtseq2seq.errors import DataError
-from mtseq2seq.metrics import METRICS, MetricResult, bleu, chrf, compute, exact_match, token_accuracy, tree_f1
+from mtseq2seq.metrics import (
+    METRICS,
+    MetricResult,
+    bleu,
+    chrf,
+    compute,
+    exact_match,
+    token_accuracy,
+    tree_f1,
+    tree_f1_strict,
+)
 
 HYPS = ["The cat sat on the mat.", "A dog barked loudly at night!", "He reads, she writes."]
 REFS = ["The cat sat on a mat.", "The dog barked loudly at night!", "He reads; she writes."]
 
-# Hand-worked example: three sentences.
+# Hand-worked example for tree_f1_strict (every bracket counted): three sentences.
 SENTENCES = ["the cat sat on the mat", "dogs bark loudly", "she reads books"]
 GOLD = [
     "(S (NP XX XX )NP (VP XX (PP XX (NP XX XX )NP )PP )VP )S",
@@ -64,9 +77,9 @@ def test_repair_of_the_malformed_prediction():
     assert trees.linearize(tree, words=True) == "(S (NP she )NP (VP reads books )VP )S"
 
 
-def test_tree_f1_hand_worked():
-    result = tree_f1(PRED, GOLD, SENTENCES)
-    assert result.name == "tree_f1" and result.n == 3
+def test_tree_f1_strict_hand_worked():
+    result = tree_f1_strict(PRED, GOLD, SENTENCES)
+    assert result.name == "tree_f1_strict" and result.n == 3
     assert result.extra["matched"] == 10
     assert result.extra["hyp_spans"] == 12
     assert result.extra["gold_spans"] == 13
@@ -76,33 +89,35 @@ def test_tree_f1_hand_worked():
     assert result.extra["well_formed"] == pytest.approx(100 * 2 / 3)
     assert result.extra["well_formed_count"] == 2
     assert result.extra["leaf_count_match"] == 2  # sentence 3 is one XX short
-    assert result.signature.startswith("tree_f1")
+    assert result.signature.startswith("tree_f1_strict|")
 
 
-def test_tree_f1_perfect():
-    result = tree_f1(GOLD, GOLD, SENTENCES)
+def test_tree_f1_strict_perfect():
+    result = tree_f1_strict(GOLD, GOLD, SENTENCES)
     assert result.score == 100.0
     assert result.extra["precision"] == result.extra["recall"] == 100.0
     assert result.extra["well_formed"] == 100.0
 
 
-def test_tree_f1_flat():
+def test_tree_f1_strict_flat():
     # only S(0,6) is predicted and it matches: P = 1/1, R = 1/5, F1 = 2*1/(1+5) = 1/3
     flat = ["(S XX XX XX XX XX XX )S"]
-    result = tree_f1(flat, GOLD[:1], SENTENCES[:1])
+    result = tree_f1_strict(flat, GOLD[:1], SENTENCES[:1])
     assert result.extra["precision"] == pytest.approx(100.0)
     assert result.extra["recall"] == pytest.approx(20.0)
     assert result.score == pytest.approx(100 / 3)
 
 
-def test_tree_f1_garbage_prediction_still_scores():
+def test_tree_f1_strict_garbage_prediction_still_scores():
     # nothing usable: repair gives (TOP )TOP, the words all land in TOP, which matches no gold span
-    result = tree_f1(["<unk> )NP"], GOLD[1:2], SENTENCES[1:2])
+    result = tree_f1_strict(["<unk> )NP"], GOLD[1:2], SENTENCES[1:2])
     assert result.score == 0.0 and result.extra["well_formed"] == 0.0
     assert result.extra["hyp_spans"] == 1
 
 
 def test_tree_f1_malformed_reference_is_a_data_error():
+    with pytest.raises(DataError, match="line 1"):
+        tree_f1_strict(GOLD[:1], ["(S XX"], SENTENCES[:1])
     with pytest.raises(DataError, match="line 1"):
         tree_f1(GOLD[:1], ["(S XX"], SENTENCES[:1])
 
@@ -123,14 +138,20 @@ def test_token_accuracy():
 
 def test_compute_by_name():
     built_in = {name for name, fn in METRICS.items() if fn.__module__.startswith("mtseq2seq.")}
-    assert built_in == {"bleu", "chrf", "tree_f1", "exact_match", "distinct_1", "distinct_2",
-                        "accuracy", "macro_f1", "word_accuracy", "span_f1"}  # plugins' come from elsewhere
+    assert built_in == {"bleu", "chrf", "tree_f1", "tree_f1_len40", "tree_f1_strict", "exact_match",
+                        "distinct_1", "distinct_2", "accuracy", "macro_f1", "word_accuracy",
+                        "span_f1"}  # plugins' come from elsewhere
     assert compute("bleu", HYPS, REFS).score == bleu(HYPS, REFS).score
     assert compute("chrf", HYPS, REFS, sources=None).score == chrf(HYPS, REFS).score
     assert compute("exact_match", HYPS, HYPS).score == 100.0
-    assert compute("tree_f1", PRED, GOLD, SENTENCES).score == pytest.approx(80.0)
-    with pytest.raises(ValueError, match="source"):
-        compute("tree_f1", PRED, GOLD)
+    assert compute("tree_f1_strict", PRED, GOLD, SENTENCES).score == pytest.approx(80.0)
+    # EVALB does not count the TOP that repair put on PRED[1]: matched 10, predicted 11, gold 13,
+    # F1 = 2*10/(11+13) = 83.33...; every sentence is short, so the len<=40 summary is the same
+    assert compute("tree_f1", PRED, GOLD, SENTENCES).score == pytest.approx(250 / 3)
+    assert compute("tree_f1_len40", PRED, GOLD, SENTENCES).score == pytest.approx(250 / 3)
+    for name in ("tree_f1", "tree_f1_len40", "tree_f1_strict"):
+        with pytest.raises(ValueError, match=f"'{name}' needs the source"):
+            compute(name, PRED, GOLD)
 
 
 def test_compute_unknown_name_lists_known_ones():

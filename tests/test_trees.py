@@ -5,13 +5,24 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mtseq2seq.trees import Tree, is_well_formed, linearize, parse_linearized, put_words_back, repair, spans
+from mtseq2seq.trees import (
+    LEAF_SYMBOLS,
+    Tree,
+    hypothesis_tree,
+    is_well_formed,
+    linearize,
+    parse_linearized,
+    put_words_back,
+    repair,
+    spans,
+)
 
 GOLD = "(S (NP XX XX )NP (VP XX (NP XX XX )NP )VP )S"
 
-# Brackets that match and mismatch, bare closers, leaves, and junk the model might emit.
-ALPHABET = ["(S", "(NP", "(VP", ")S", ")NP", ")VP", ")PP", ")", "XX", "XX", "word", "(", ")(",
-            "<unk>", "(NP)", ""]
+# Brackets that match and mismatch, bare closers, leaves (XX and the punctuation tags of
+# ptb.py --keep-punct), and junk the model might emit.
+ALPHABET = ["(S", "(NP", "(VP", ")S", ")NP", ")VP", ")PP", ")", "XX", "XX", ".", ",", "word", "(",
+            ")(", "<unk>", "(NP)", ""]
 
 
 def test_parse_and_linearize_round_trip():
@@ -66,6 +77,27 @@ def test_repair_examples(line, repaired):
     assert " ".join(repair(line.split())) == repaired
 
 
+def test_punctuation_tags_are_leaves():
+    # ptb.py --keep-punct writes a punctuation word's tag where other words have XX
+    line = "(S (NP XX )NP (VP XX )VP . )S"
+    assert is_well_formed(line.split())
+    assert repair(line) == line.split()
+    # repair keeps them in place (3 + 2 leaves in, the same 5 out) and still drops real words
+    assert " ".join(repair("(S (NP XX ) , (VP XX -LRB- word )VP .")) == \
+        "(S (NP XX )NP , (VP XX -LRB- )VP . )S"
+    assert not is_well_formed("(S XX word )S".split())
+
+
+def test_hypothesis_tree_keeps_punctuation_aligned():
+    # the unclosed S is repaired with its "." kept, so 3 leaves meet 3 words and nothing moves
+    predicted = hypothesis_tree("(S (NP XX ) (VP XX ) .", "He ran .".split())
+    assert not predicted.well_formed and predicted.leaves == 3
+    assert linearize(predicted.tree, words=True) == "(S (NP He )NP (VP ran )VP . )S"
+    predicted = hypothesis_tree("(S XX XX )S", "He ran .")
+    assert predicted.well_formed and predicted.leaves == 2
+    assert linearize(predicted.tree, words=True) == "(S He ran . )S"
+
+
 def test_repair_keeps_well_formed_input():
     assert repair(GOLD.split()) == GOLD.split()
     assert repair("(S (NP XX ) )") == "(S (NP XX )NP )S".split()
@@ -78,6 +110,7 @@ def test_repair_is_always_well_formed(tokens):
     repaired = repair(tokens)
     assert is_well_formed(repaired)
     assert repaired.count("XX") == tokens.count("XX")  # repair never invents or loses a leaf
+    assert [t for t in repaired if t in LEAF_SYMBOLS] == [t for t in tokens if t in LEAF_SYMBOLS]
     assert repair(repaired) == repaired                 # idempotent
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from ..data.files import task_files
+from ..data.files import split_roles, task_files
 from ..data.noise import Noiser, noise_seed
 from ..data.sources import SourceSpec
 from ..errors import DataError
@@ -33,7 +33,8 @@ def encoder_options(cfg: ModuleConfig) -> dict[str, Any]:
 
 def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Vocab]) -> Task:
     kind: TaskKind = KINDS.get(cfg.kind, f"tasks.{name}.kind")()
-    splits = {"train": cfg.train, "valid": cfg.valid, "test": cfg.test}
+    splits = {"train": cfg.train, **split_roles("valid", cfg.valid),
+              **split_roles("test", cfg.test)}
     prefixes = (tag_prefix(name, cfg, vocabs), *[()] * (len(cfg.encoder_slots) - 1))
     sources = tuple(SourceSpec(slot, input_kind(recipe, slot), vocabs.get(slot),
                                encoder_options(recipe.encoders[slot]), prefix)
@@ -49,7 +50,7 @@ def build_task(name: str, cfg: TaskConfig, recipe: Recipe, vocabs: dict[str, Voc
         vocabs={slot: vocabs[slot] for slot in cfg.slots if slot in vocabs},
         ratio=cfg.ratio, start_at=cfg.start_at, stop_at=cfg.stop_at, loss_weight=cfg.loss_weight,
         patience=cfg.patience, sources=sources, batch_tokens=cfg.batch_tokens,
-        noise=cfg.noise, embedding=cfg.embedding, tgt_tag=cfg.tgt_tag)
+        noise=cfg.noise, embedding=cfg.embedding, tgt_tag=cfg.tgt_tag, splits=splits)
 
 
 def tag_prefix(name: str, cfg: TaskConfig, vocabs: dict[str, Vocab]) -> tuple[int, ...]:

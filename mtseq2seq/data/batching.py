@@ -32,10 +32,18 @@ class Sized(Protocol):
 Source = Tensor | tuple[Tensor, ...]  # one input, or one per encoder of a multi-source task
 
 
+def to_device(x: Tensor, device: torch.device) -> Tensor:
+    """``x`` on ``device``; a CPU tensor bound for a GPU is first pinned (page-locked), so the
+    copy runs asynchronously beside the GPU's work."""
+    if device.type == "cuda" and x.device.type == "cpu":
+        x = x.pin_memory()
+    return x.to(device, non_blocking=True)
+
+
 def _move(x: Source, device: torch.device) -> Source:
     if isinstance(x, tuple):
-        return tuple(t.to(device, non_blocking=True) for t in x)
-    return x.to(device, non_blocking=True)
+        return tuple(to_device(t, device) for t in x)
+    return to_device(x, device)
 
 
 @dataclass
@@ -52,8 +60,7 @@ class Batch:
 
     def to(self, device: torch.device) -> "Batch":
         return Batch(_move(self.src, device), _move(self.src_mask, device),
-                     self.tgt_in.to(device, non_blocking=True),
-                     self.tgt_out.to(device, non_blocking=True), self.index)
+                     to_device(self.tgt_in, device), to_device(self.tgt_out, device), self.index)
 
 
 @dataclass
@@ -118,12 +125,16 @@ class TaskIterator:
 
     ``make_batch(data, rows)`` is the task kind's: it turns the rows of one bucket into a batch;
     ``noise`` (a task's `tasks.<t>.noise`), if given, noises the sources of every batch drawn.
+    ``shard`` (rank, world) of a run in several processes: the iterators of all ranks walk the
+    same stream of batches, and rank r takes the batches r, r + world, r + 2 world, ... of it, so
+    the batches of one update on all ranks are those `world` updates of one process would draw.
     """
 
     def __init__(self, data: Sized, make_batch: Callable[[Any, Tensor], Any], batch_tokens: int,
-                 seed: int, noise: Noiser | None = None) -> None:
+                 seed: int, noise: Noiser | None = None, shard: tuple[int, int] = (0, 1)) -> None:
         self.data, self.make_batch, self.batch_tokens, self.seed = data, make_batch, batch_tokens, seed
         self.noise = noise
+        self.rank, self.world = shard
         self.epoch, self.position = 0, 0
         self._batches = self._epoch_batches()
 
@@ -131,12 +142,21 @@ class TaskIterator:
         generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         return bucket_batches(self.data, self.batch_tokens, generator)
 
-    def __next__(self) -> Any:
+    def _take(self) -> Tensor:
+        """The stream's next rows (a new epoch's order when this one is used up)."""
         if self.position >= len(self._batches):
             self.epoch, self.position = self.epoch + 1, 0
             self._batches = self._epoch_batches()
         rows = self._batches[self.position]
         self.position += 1
+        return rows
+
+    def __next__(self) -> Any:
+        for _ in range(self.rank):  # the other ranks' batches before this one's
+            self._take()
+        rows = self._take()
+        for _ in range(self.world - 1 - self.rank):
+            self._take()
         batch = self.make_batch(self.data, rows)
         return batch if self.noise is None else self.noise(batch)
 

@@ -100,11 +100,17 @@ def step_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: floa
     """
     if training and p > 0.0:
         return attend(q, k, v, mask, False, p, training)  # (B, H, G, dh)
-    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, G, S)
+    weights = attention_weights(q, k, mask).to(v.dtype)  # (B, H, G, S)
+    return torch.matmul(weights, v)  # (B, H, G, dh)
+
+
+def attention_weights(q: Tensor, k: Tensor, mask: Tensor | None) -> Tensor:
+    """softmax(q k^T / sqrt(dh)) in float32, written out: q (B, H, T, dh), k (B, H, S, dh), mask
+    broadcastable to (B, H, T, S) or None -> (B, H, T, S); a masked key gets exactly 0."""
+    scores = torch.matmul(q * q.size(-1) ** -0.5, k.transpose(-2, -1))  # (B, H, T, S)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
-    weights = scores.softmax(dim=-1, dtype=torch.float32).to(v.dtype)  # (B, H, G, S)
-    return torch.matmul(weights, v)  # (B, H, G, dh)
+    return scores.softmax(dim=-1, dtype=torch.float32)  # (B, H, T, S)
 
 
 class SelfAttention(nn.Module):
@@ -180,6 +186,13 @@ class CrossAttention(nn.Module):
         y = attend(q, k, v, mask, False, self.dropout, self.training)  # (B, H, T, dh)
         return self.out(merge_heads(y))  # (B, T, D)
 
+    def weights(self, x: Tensor, k: Tensor, mask: Tensor) -> Tensor:
+        """The attention weights ``forward`` applies (without dropout), recomputed outside the
+        fused kernel, which never exposes them: x (B, T, D); k (B, H, S, dh); mask (B, 1, 1, S).
+        Returns (B, H, T, S) float32, each row summing to 1 over the real keys."""
+        q = split_heads(self.q(x), 1, self.heads)[0]  # (B, H, T, dh)
+        return attention_weights(q, k.to(q.dtype), mask)  # (B, H, T, S)
+
     def step(self, x: Tensor, k: Tensor, v: Tensor, mask: Tensor, rows: Tensor | None, group: int
              ) -> Tensor:
         """One position of N decoder rows against memory keys/values kept at M memory rows.
@@ -221,9 +234,18 @@ class LuongAttention(nn.Module):
 
     def forward(self, query: Tensor, states: Tensor, mask: Tensor) -> Tensor:
         """Args: query (B, Dq); states (B, S, Dm); mask (B, S) True = real. Returns context (B, Dm)."""
+        q, scores = self._scores(query, states, mask)  # (B, Dm), (B, S)
+        weights = scores.softmax(dim=-1)  # (B, S)
+        return torch.bmm(weights[:, None, :].to(q.dtype), states.to(q.dtype)).squeeze(1)  # (B, Dm)
+
+    def weights(self, query: Tensor, states: Tensor, mask: Tensor) -> Tensor:
+        """The weights ``forward`` averages the states with: (B, S), summing to 1 over the real
+        positions (a masked one gets 0)."""
+        return self._scores(query, states, mask)[1].softmax(dim=-1)  # (B, S)
+
+    def _scores(self, query: Tensor, states: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """The projected query (B, Dm) and the masked scores (B, S)."""
         q = self.proj(query)  # (B, Dm)
         scores = torch.bmm(states.to(q.dtype), q[:, :, None]).squeeze(2)  # (B, S)
         # a finite fill keeps rows without real positions NaN-free (uniform weights instead)
-        scores = scores.masked_fill(~mask, torch.finfo(scores.dtype).min)  # (B, S)
-        weights = scores.softmax(dim=-1)  # (B, S)
-        return torch.bmm(weights[:, None, :].to(q.dtype), states.to(q.dtype)).squeeze(1)  # (B, Dm)
+        return q, scores.masked_fill(~mask, torch.finfo(scores.dtype).min)  # (B, Dm), (B, S)

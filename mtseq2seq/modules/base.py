@@ -92,6 +92,20 @@ class Decoder(nn.Module):
         """Rows of ``state`` picked by ``order`` (N,), as ``EncoderOutput.index_select`` does."""
         raise NotImplementedError
 
+    def cross_attention(self, tgt_in: Tensor, memory: EncoderOutput) -> Tensor:
+        """Optional: how much each target position reads each memory position, teacher-forced.
+
+        ``tgt_in`` (B, T) are the ids ``forward`` would take (BOS + tokens), so row t is the
+        attention while predicting the t-th output token. Returns (B, T, S) float weights, each
+        row summing to 1 over the real memory positions and 0 on padded ones; for a decoder with
+        several layers or heads, which ones it shows (and how they are merged) is its own choice,
+        said in its docstring. It is for inspection (`attention_plots.py`) and must not change
+        what ``forward`` and ``step`` compute; call it in eval mode (no dropout).
+        """
+        raise NotImplementedError(
+            f"decoder type {type(self).__name__} does not provide cross_attention(tgt_in, memory) "
+            "-> (B, T, S) weights, so its attention cannot be shown")
+
 
 class Head(nn.Module):
     """Predicts labels from encoder memory and never generates (a classifier, a tagger).

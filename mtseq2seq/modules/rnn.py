@@ -127,6 +127,19 @@ class RNNDecoder(Decoder):
             outputs.append(att)
         return self.output(self.drop(torch.stack(outputs, dim=1)))  # (B, T, V)
 
+    def cross_attention(self, tgt_in: Tensor, memory: EncoderOutput) -> Tensor:
+        """Teacher-forced attention weights, tgt_in (B, T) -> (B, T, S): the one Luong attention
+        of each step (no layers or heads to choose from). The cell runs as in ``forward``; the
+        weights are recomputed from the top layer's new hidden state (``h[-1]``, the query the
+        cell attended with), so the cell itself is left as it is."""
+        emb = self.drop(self.embed(tgt_in))  # (B, T, E)
+        state = self.init_state(memory)
+        rows = []
+        for t in range(tgt_in.size(1)):
+            _, state = self._cell(emb[:, t], memory, state)
+            rows.append(self.attention.weights(state["h"][-1], memory.states, memory.mask))  # (B, S)
+        return torch.stack(rows, dim=1)  # (B, T, S)
+
     def step(self, prev: Tensor, memory: EncoderOutput, state: State) -> tuple[Tensor, State]:
         """prev (B,) last tokens -> logits (B, V) and the new state."""
         att, state = self._cell(self.drop(self.embed(prev)), memory, state)  # (B, D)

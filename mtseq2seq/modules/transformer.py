@@ -58,6 +58,12 @@ class DecoderLayer(nn.Module):
         x = self.drop.add(x, self.cross_attn(self.cross_norm(x), cross_k, cross_v, mask))  # (B, T, D)
         return self.drop.add(x, self.ff(self.ff_norm(x)))  # (B, T, D)
 
+    def cross_weights(self, x: Tensor, cross_k: Tensor, mask: Tensor) -> Tensor:
+        """The weights of this layer's cross-attention in ``forward`` on input x (B, T, D), with
+        cross_k (B, H, S, dh) and mask (B, 1, 1, S): (B, H, T, S) float32."""
+        x = self.drop.add(x, self.self_attn(self.self_norm(x), causal=True))  # (B, T, D)
+        return self.cross_attn.weights(self.cross_norm(x), cross_k, mask)  # (B, H, T, S)
+
     def step(
         self, x: Tensor, self_k: Tensor, self_v: Tensor, cross: "_Cross", layer: int
     ) -> tuple[Tensor, Tensor, Tensor]:
@@ -147,6 +153,30 @@ class TransformerDecoder(Decoder):
             cross_k, cross_v = layer.cross_attn.project_memory(memory.states)  # (B, H, S, dh) each
             x = layer(x, cross_k, cross_v, mask)  # (B, T, D)
         return self.output(self.norm(x))  # (B, T, V)
+
+    def cross_attention(self, tgt_in: Tensor, memory: EncoderOutput, layer: int | None = -1
+                        ) -> Tensor:
+        """Teacher-forced cross-attention weights, tgt_in (B, T) -> (B, T, S), averaged over heads.
+
+        By default those of the last layer, whose attention feeds the output most directly and is
+        the usual one to show; ``layer`` picks another (an index into the layers), or None the
+        mean over all layers. The layers run as in ``forward`` (fused attention); only the chosen
+        layers' softmax(QK^T) is recomputed, written out (`CrossAttention.weights`).
+        """
+        count = len(self.layers)
+        try:
+            wanted = list(range(count)) if layer is None else [range(count)[layer]]
+        except IndexError:
+            raise ValueError(f"layer {layer}: the decoder has {count} layer(s)") from None
+        x = self.drop(self.embed(tgt_in) + self.positions(tgt_in.size(1)))  # (B, T, D)
+        mask = key_mask(memory.mask)  # (B, 1, 1, S)
+        found = []
+        for i, block in enumerate(self.layers[:wanted[-1] + 1]):
+            cross_k, cross_v = block.cross_attn.project_memory(memory.states)  # (B, H, S, dh) each
+            if i in wanted:
+                found.append(block.cross_weights(x, cross_k, mask).mean(dim=1))  # (B, T, S)
+            x = block(x, cross_k, cross_v, mask) if i < wanted[-1] else x  # (B, T, D)
+        return torch.stack(found).mean(dim=0)  # (B, T, S)
 
     def init_state(self, memory: EncoderOutput) -> State:
         """State: a dict with

@@ -42,8 +42,8 @@ class TaskConfig:
     encoder: Union[str, list[str]]  # a slot, or several (a multi-source task: [history, facts])
     decoder: str
     train: str = "train"
-    valid: Optional[str] = "valid"  # null: the task is not validated (a helper task)
-    test: Optional[str] = "test"
+    valid: Union[str, list[str], None] = "valid"  # a list: the first selects; null: not validated
+    test: Union[str, list[str], None] = "test"  # a list: each scored, one scores file per split
     ratio: Union[float, list] = 1.0  # how often: a number, or [[step, ratio], ...] (curriculum.py)
     start_at: int = ranged(0, 0)  # the first update that may schedule the task
     stop_at: Optional[int] = ranged(None, 0)  # no update from this one on schedules it
@@ -110,6 +110,10 @@ class TrainConfig:
     freeze: list[str] = field(default_factory=list)  # module paths (globs) not trained: freezing.py
     diagnose_every: int = ranged(0, 0)  # task-gradient conflicts on shared modules (gradients.py)
     gradient_surgery: Literal["none", "pcgrad"] = "none"  # pcgrad: for updates of several tasks
+    dist_backend: Literal["auto", "gloo", "nccl"] = "auto"  # torchrun runs: auto = nccl on GPUs
+    dist_timeout: int = ranged(1800, 1)  # seconds a rank waits for the others before failing
+    compile: bool = False  # torch.compile of the layer blocks (compiling.py)
+    tensorboard: Optional[bool] = None  # events in <run_dir>/tensorboard; unset: if installed
 
 
 @dataclass

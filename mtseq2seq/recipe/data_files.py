@@ -3,7 +3,7 @@ by `data.files` (`<data_dir>/<split>.<slot>`, `.npy` added for a features slot);
 empty file is a problem with its path. `side_files` is where those names are decided."""
 from __future__ import annotations
 
-from ..data.files import relative_hint, task_files
+from ..data.files import relative_hint, split_roles, task_files
 from ..data.sources import FILE_SUFFIX
 from ..modules import ENCODERS
 from ..tasks import KINDS
@@ -40,7 +40,8 @@ def check_data_files(recipe: Recipe) -> list[str]:
         if None in (task.encoder, task.decoder) or task.kind not in KINDS:
             continue
         sides = side_files(recipe, task)
-        splits = {"train": task.train, "valid": task.valid, "test": task.test}
+        splits = {"train": task.train, **split_roles("valid", task.valid),
+                  **split_roles("test", task.test)}
         for role, paths in task_files(recipe.task_data_dir(name), splits,
                                       tuple(file for _, _, file in sides)).items():
             for (side, slot, _), path in zip(sides, paths):

@@ -48,7 +48,7 @@ class Task:
     kind: "TaskKind"
     encoder: str | tuple[str, ...]  # slot, or the slots of a multi-source task (in order)
     decoder: str  # slot of the decoder or head
-    files: dict[str, tuple[Path, ...]]  # role ('train', 'valid', 'test') -> one file per side
+    files: dict[str, tuple[Path, ...]]  # role ('train', 'valid', 'test', 'test[1]'...) -> a file per side
     metrics: list[str]  # the main metric first
     max_len: tuple[float, int] = DEFAULT_MAX_LEN  # prediction stops at a * source length + b
     vocabs: dict[str, Vocab] = field(default_factory=dict)  # slot -> vocabulary, where it has one
@@ -62,6 +62,7 @@ class Task:
     noise: NoiseConfig | None = None  # noise on the sources of its training batches
     embedding: str | None = None  # where its task vector is added: encoder, decoder or both
     tgt_tag: str | None = None  # the token put before its first source (in `sources`' prefix)
+    splits: dict[str, str] = field(default_factory=dict)  # role -> split name ('test[1]' -> ...)
 
     @property
     def encoder_slots(self) -> tuple[str, ...]:
@@ -71,6 +72,10 @@ class Task:
         """How each encoder slot is read; text through its vocabulary unless the builder said."""
         return self.sources or tuple(SourceSpec(slot, "tokens", self.vocabs.get(slot))
                                      for slot in self.encoder_slots)
+
+    def split_name(self, role: str) -> str:
+        """The split a role names (`tasks.<t>.test: [a, b]`: 'test' -> a, 'test[1]' -> b)."""
+        return self.splits.get(role, role)
 
     def where(self, role: str) -> str:
         """The YAML path that error messages about this task's ``role`` split start with."""

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..data.batching import to_device
 from ..data.datasets import read_lines
 from ..errors import DataError
 from ..loss import LossOutput
@@ -36,7 +37,7 @@ class LabelBatch:
     index: Tensor  # (B,) line numbers in the split
 
     def to(self, device: torch.device) -> "LabelBatch":
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        move = lambda t: None if t is None else to_device(t, device)  # noqa: E731
         return LabelBatch(move(self.src), move(self.src_mask), move(self.labels),
                           move(self.positions), self.index)
 

@@ -85,7 +85,7 @@ class Translation(Seq2Seq):
 
 @KINDS.register("parsing")
 class Parsing(Seq2Seq):
-    metric = "tree_f1"
+    metric, extra_metrics = "tree_f1", ("tree_f1_strict",)  # EVALB (COLLINS.prm); evalb.py
     description = "sentence to a linearized constituency tree"
     max_len = (4.0, 10)
 
