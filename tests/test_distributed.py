@@ -118,6 +118,14 @@ def test_a_module_no_task_touched_stays_bitwise_unchanged(two_ranks) -> None:
                for k in rank0["before"] if k.startswith("decoders.de."))
 
 
+def wait_for_updates(run: Path, count: int, timeout: float = 120) -> None:
+    """Until rank 0 has logged ``count`` updates (loss lines: `log_every` is 1)."""
+    metrics, deadline = run / "metrics.jsonl", time.time() + timeout
+    while time.time() < deadline and not (metrics.is_file() and
+                                          metrics.read_text().count('"split": "train"') >= count):
+        time.sleep(0.05)
+
+
 def train_command(recipe: Path, run_dir: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "mtseq2seq", "train", str(recipe), "--run-dir", str(run_dir),
             *extra]
@@ -134,11 +142,7 @@ def test_stop_on_one_rank_then_resume_equals_an_uninterrupted_run(tiny_corpus: P
     assert [code for code, _ in whole] == [0, 0], whole[0][1][-3000:]
     run = tmp_path / "stopped"
     procs = start(train_command(recipe, run), 2, tmp_path)
-    metrics = run / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (metrics.is_file() and
-                                          metrics.read_text().count('"split": "train"') >= 8):
-        time.sleep(0.05)
+    wait_for_updates(run, 8)
     procs[1].send_signal(signal.SIGTERM)  # one rank only
     stopped = finish(procs)
     assert [code for code, _ in stopped] == [143, 143], stopped[0][1][-3000:]
@@ -181,11 +185,7 @@ def test_a_crashed_rank_makes_the_other_exit_with_a_clear_message(tiny_corpus: P
     recipe = recipe_file(tmp_path, tiny_corpus, max_steps=5000, dist_timeout=60)
     run = tmp_path / "run"
     procs = start(train_command(recipe, run), 2, tmp_path)
-    metrics = run / "metrics.jsonl"
-    deadline = time.time() + 120
-    while time.time() < deadline and not (metrics.is_file() and
-                                          metrics.read_text().count('"split": "train"') >= 4):
-        time.sleep(0.05)
+    wait_for_updates(run, 4)
     procs[1].kill()
     started = time.time()
     (code, out), _ = finish(procs, timeout=120)
