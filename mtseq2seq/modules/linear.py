@@ -52,9 +52,9 @@ def onednn_works() -> bool:
 def fast_path(x: Tensor, weight: Tensor) -> bool:
     """True when ``x`` times ``weight`` goes through oneDNN: float32 on the CPU, no autocast, not
     inside torch.compile (which lowers ``F.linear`` to its own kernels)."""
-    return (_ENABLED["wanted"] and not torch.compiler.is_compiling() and x.device.type == "cpu"
-            and x.dtype == torch.float32
-            and weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu") and onednn_works())
+    return (_ENABLED["wanted"] and x.device.type == "cpu" and x.dtype == torch.float32
+            and weight.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+            and not torch.compiler.is_compiling() and onednn_works())
 
 
 def weight_grad(grad: Tensor, x: Tensor) -> Tensor:
