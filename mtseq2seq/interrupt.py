@@ -75,8 +75,14 @@ class StopRequest:
         if self.requested is not None:
             raise StopNow(name)
         self.requested = name
-        log.warning("%s received: %s, then stopping (send it again to stop at once)",
-                    name, self.what)
+        # the signal may land while the main thread writes to stderr: a log line then is a
+        # reentrant write, whose error logging would print as a traceback; drop it instead
+        raising, logging.raiseExceptions = logging.raiseExceptions, False
+        try:
+            log.warning("%s received: %s, then stopping (send it again to stop at once)",
+                        name, self.what)
+        finally:
+            logging.raiseExceptions = raising
 
     def __enter__(self) -> "StopRequest":
         global _active
